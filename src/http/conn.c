@@ -1,0 +1,685 @@
+/* conn.c: the life of an HTTP connection.
+ *
+ * conn_run() is the whole story, called on every readiness event:
+ *   1. if a response body is going out (C_SEND), push it: write buffer first,
+ *      then the file with sendfile, until done or EAGAIN;
+ *   2. otherwise parse what has been read: every complete request is answered
+ *      at once, its response appended to the write buffer, so the responses
+ *      to pipelined requests leave together in one write;
+ *   3. when nothing more can be done without input, flush the write buffer,
+ *      then read until EAGAIN (edge-triggered: always drain).
+ * Each state has one deadline (header, body, idle, send, linger), kept in the
+ * server's FIFO timer queues.
+ */
+#include "http/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "net/listen.h"
+
+enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
+enum { IO_DONE, IO_WAIT, IO_EOF, IO_ERROR, IO_YIELD };
+
+/* Work one connection may do per event before letting others run. */
+#define SEND_BUDGET (2u << 20)
+/* Room a new response needs in the write buffer before it is started. */
+#define MIN_RESP_SPACE 4096u
+
+static void conn_run(struct conn *c);
+
+void conn_peer_host(const struct conn *c, char *out, size_t cap)
+{
+	sockaddr_format_host(&c->peer.sa, out, cap);
+}
+
+static void set_timer(struct conn *c, enum tq_id id)
+{
+	c->tq = (uint8_t)id;
+	timer_arm(&c->srv->tq[id], &c->timer);
+}
+
+/* ---- closing ---- */
+
+static void release_xfer(struct conn *c)
+{
+	struct xfer *x = c->x;
+	if (!x)
+		return;
+	if (x->fd >= 0)
+		close(x->fd);
+	free(x->mem);
+	x->mem = NULL;
+	x->fd = -1;
+	server_xfer_put(c->srv, x);
+	c->x = NULL;
+}
+
+static void release_buffers(struct conn *c)
+{
+	pool_put(&c->srv->bufs, c->rbuf);
+	pool_put(&c->srv->bufs, c->wbuf);
+	c->rbuf = c->wbuf = NULL;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->flags & CF_CLOSED)
+		return;
+	c->flags |= CF_CLOSED;
+	timer_disarm(&c->timer);
+	release_xfer(c);
+	release_buffers(c);
+	loop_unwatch(c->srv->loop, &c->w);
+	close(c->w.fd);
+	c->w.fd = -1;
+	server_conn_release(c->srv, c);
+}
+
+void conn_abort(struct conn *c)
+{
+	conn_close(c);
+}
+
+/* Close the write side, then read and drop whatever the client still sends
+ * for a short while: closing with unread input would make the kernel send a
+ * reset that can destroy the response before the client reads it. */
+static void conn_linger(struct conn *c)
+{
+	if (shutdown(c->w.fd, SHUT_WR) < 0 || (c->flags & CF_EOF)) {
+		conn_close(c);
+		return;
+	}
+	release_xfer(c);
+	pool_put(&c->srv->bufs, c->wbuf);
+	c->wbuf = NULL;
+	c->state = C_LINGER;
+	set_timer(c, TQ_LINGER);
+	c->flags |= CF_READABLE;
+	conn_run(c);
+}
+
+void conn_close_idle(struct conn *c)
+{
+	if (c->state == C_IDLE || (c->state == C_HEAD && (!c->rbuf || buf_avail(c->rbuf) == 0)))
+		conn_close(c);
+}
+
+/* ---- access log ---- */
+
+static size_t log_escape(char *out, const char *s, size_t n, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 4 < cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	return o;
+}
+
+static void access_log(struct conn *c, struct xfer *x)
+{
+	struct server *s = c->srv;
+	s->stats.requests++;
+	if (x->status >= 100 && x->status < 600)
+		s->stats.status_class[x->status / 100]++;
+	if (!log_access_on())
+		return;
+	char *p = log_access_reserve(4096);
+	if (!p)
+		return;
+	size_t o = 0, cap = 4096;
+	char host[64];
+	conn_peer_host(c, host, sizeof host);
+	o += (size_t)snprintf(p + o, cap - o, "%s - - [%s] \"", host, clock_cache.log_time);
+	/* the request line as received: from the method to the end of the version */
+	const struct http_head *h = &x->head;
+	const char *rl = NULL;
+	size_t rl_len = 0;
+	if (h->method_str.p && h->state != 0) {
+		rl = h->method_str.p;
+		rl_len = (size_t)(h->target.p + h->target.len - rl) + 9;
+	} else if (c->rbuf && buf_avail(c->rbuf)) {
+		/* a request that failed to parse: log its first line, raw */
+		rl = c->rbuf->data + c->rbuf->start;
+		const char *e = memchr(rl, '\n', buf_avail(c->rbuf));
+		rl_len = e ? (size_t)(e - rl) : buf_avail(c->rbuf);
+		if (rl_len && rl[rl_len - 1] == '\r')
+			rl_len--;
+	}
+	if (rl_len > 1024)
+		rl_len = 1024;
+	o += log_escape(p + o, rl, rl_len, 1500);
+	o += (size_t)snprintf(p + o, cap - o, "\" %d %llu \"", x->status, (unsigned long long)x->body_sent);
+	if (h->referer.len && h->state == 2)
+		o += log_escape(p + o, h->referer.p, h->referer.len > 512 ? 512 : h->referer.len, 1100);
+	else
+		p[o++] = '-';
+	memcpy(p + o, "\" \"", 3);
+	o += 3;
+	if (h->user_agent.len && h->state == 2)
+		o += log_escape(p + o, h->user_agent.p, h->user_agent.len > 512 ? 512 : h->user_agent.len, 1100);
+	else
+		p[o++] = '-';
+	p[o++] = '"';
+	p[o++] = '\n';
+	log_access_commit(o);
+}
+
+/* The exchange is over (its response is fully written or buffered). */
+static void finish_exchange(struct conn *c)
+{
+	struct xfer *x = c->x;
+	access_log(c, x);
+	if (x->flags & XF_CLOSE)
+		c->flags |= CF_CLOSE;
+	if (x->flags & XF_ERROR)
+		c->flags |= CF_LINGER;
+	struct buf *rb = c->rbuf;
+	if (rb) {
+		rb->start += x->head_len;
+		if (rb->start >= rb->len)
+			rb->start = rb->len = 0;
+	}
+	release_xfer(c);
+	c->state = (rb && buf_avail(rb)) ? C_HEAD : C_IDLE;
+}
+
+/* ---- output ---- */
+
+static int flush_wbuf(struct conn *c, int more)
+{
+	struct buf *wb = c->wbuf;
+	while (wb && buf_avail(wb)) {
+		ssize_t n = send(c->w.fd, wb->data + wb->start, buf_avail(wb), MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return IO_WAIT;
+			return IO_ERROR;
+		}
+		wb->start += (uint32_t)n;
+		c->srv->stats.bytes_out += (uint64_t)n;
+	}
+	if (wb)
+		wb->start = wb->len = 0;
+	return IO_DONE;
+}
+
+/* Queue the next part header of a multipart body into wbuf and point the
+ * file range at that part; after the last part, the closing boundary. */
+static void multipart_next(struct conn *c)
+{
+	struct xfer *x = c->x;
+	struct buf *wb = c->wbuf;
+	char *p = wb->data + wb->len;
+	size_t room = buf_space(wb);
+	int n;
+	if (x->part < x->nranges) {
+		const struct byte_range *r = &x->ranges[x->part];
+		n = snprintf(p, room, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+		             c->srv->boundary, x->ctype, (unsigned long long)r->first,
+		             (unsigned long long)r->last, (unsigned long long)x->fsize);
+		x->file_off = r->first;
+		x->file_left = r->last - r->first + 1;
+		x->part++;
+	} else {
+		n = snprintf(p, room, "\r\n--%s--\r\n", c->srv->boundary);
+		x->part++;
+	}
+	wb->len += (uint32_t)n;
+	x->body_sent += (uint64_t)n;
+}
+
+/* Push the current response out. IO_DONE when all of it is with the kernel. */
+static int send_response(struct conn *c, uint64_t *budget)
+{
+	struct xfer *x = c->x;
+	for (;;) {
+		int file_pending = x->body == BODY_FILE || x->body == BODY_MULTIPART ? x->file_left > 0 : 0;
+		int r = flush_wbuf(c, file_pending || (x->body == BODY_MEM && x->mem_off < x->mem_len));
+		if (r != IO_DONE)
+			return r;
+		if (file_pending) {
+			size_t want = x->file_left > (1u << 30) ? (1u << 30) : (size_t)x->file_left;
+			if (want > *budget)
+				want = *budget;
+			off_t off = (off_t)x->file_off;
+			ssize_t n = sendfile(c->w.fd, x->fd, &off, want);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN)
+					return IO_WAIT;
+				log_info("sendfile: %s", strerror(errno));
+				return IO_ERROR;
+			}
+			if (n == 0) {
+				log_warn("file shrank while being sent (%s)", x->path);
+				return IO_ERROR; /* Content-Length can no longer be honoured */
+			}
+			x->file_off += (uint64_t)n;
+			x->file_left -= (uint64_t)n;
+			x->body_sent += (uint64_t)n;
+			c->srv->stats.bytes_out += (uint64_t)n;
+			*budget -= (uint64_t)n;
+			if (*budget == 0)
+				return IO_YIELD; /* let the others run */
+			continue;
+		}
+		if (x->body == BODY_MEM && x->mem_off < x->mem_len) {
+			ssize_t n = send(c->w.fd, x->mem + x->mem_off, x->mem_len - x->mem_off, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return errno == EAGAIN ? IO_WAIT : IO_ERROR;
+			}
+			x->mem_off += (uint64_t)n;
+			x->body_sent += (uint64_t)n;
+			c->srv->stats.bytes_out += (uint64_t)n;
+			continue;
+		}
+		if (x->body == BODY_MULTIPART && x->part <= x->nranges) {
+			multipart_next(c);
+			continue;
+		}
+		return IO_DONE;
+	}
+}
+
+/* ---- input ---- */
+
+static int read_more(struct conn *c)
+{
+	struct server *s = c->srv;
+	if (!c->rbuf) {
+		c->rbuf = pool_get(&s->bufs);
+		if (!c->rbuf)
+			return IO_ERROR;
+	}
+	struct buf *rb = c->rbuf;
+	if (buf_space(rb) == 0)
+		return IO_WAIT; /* nothing can be taken until a response frees room */
+	for (;;) {
+		size_t space = buf_space(rb);
+		ssize_t n = recv(c->w.fd, rb->data + rb->len, space, 0);
+		if (n > 0) {
+			rb->len += (uint32_t)n;
+			/* a short read drained the socket: the next arrival is a new edge */
+			if ((size_t)n < space)
+				c->flags &= (uint8_t)~CF_READABLE;
+			return IO_DONE;
+		}
+		if (n == 0) {
+			c->flags |= CF_EOF;
+			c->flags &= (uint8_t)~CF_READABLE;
+			return IO_EOF;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			c->flags &= (uint8_t)~CF_READABLE;
+			return IO_WAIT;
+		}
+		return IO_ERROR;
+	}
+}
+
+/* Answer now with an error and close after it. */
+static int fail(struct conn *c, int status)
+{
+	struct xfer *x = c->x;
+	x->flags |= XF_CLOSE | XF_ERROR;
+	char host[64];
+	conn_peer_host(c, host, sizeof host);
+	log_msg(status >= 500 ? LOG_ERROR : LOG_INFO, "client %s: %d %s%s", host, status,
+	        http_status_text(status),
+	        status == 400 ? " (malformed request)" :
+	        status == 414 ? " (request line over the limit)" :
+	        status == 431 ? " (header section over the limit)" :
+	        status == 413 ? " (request body over --max-body-size)" : "");
+	resp_error(c, status);
+	if (!c->wbuf) {
+		conn_close(c);
+		return R_CLOSED;
+	}
+	finish_exchange(c);
+	return R_PROGRESS;
+}
+
+static int handle_request(struct conn *c)
+{
+	struct xfer *x = c->x;
+	const struct http_head *h = &x->head;
+	const struct settings *cfg = c->srv->cfg;
+	if ((h->version == 10 && !(h->flags & HTTP_F_KEEPALIVE)) || (h->flags & HTTP_F_CLOSE) ||
+	    c->nreq >= cfg->keepalive_requests || c->srv->stopping || (c->flags & CF_EOF))
+		x->flags |= XF_CLOSE;
+	if (h->method == HTTP_M_HEAD)
+		x->flags |= XF_HEAD;
+	static_handle(c);
+	if (!c->wbuf) {
+		conn_close(c); /* out of memory for a write buffer */
+		return R_CLOSED;
+	}
+	if (x->body == BODY_NONE) {
+		finish_exchange(c);
+	} else {
+		c->state = C_SEND;
+		set_timer(c, TQ_SEND);
+	}
+	return R_PROGRESS;
+}
+
+/* Drop body bytes [p, p+n) from the read buffer, keeping what follows. */
+static void drop_bytes(struct buf *rb, uint32_t at, uint32_t n)
+{
+	memmove(rb->data + at, rb->data + at + n, rb->len - at - n);
+	rb->len -= n;
+}
+
+static int body_input(struct conn *c)
+{
+	struct xfer *x = c->x;
+	struct buf *rb = c->rbuf;
+	uint32_t at = rb->start + x->head_len;
+	uint32_t avail = rb->len - at;
+	if (x->flags & XF_CHUNKED_IN) {
+		size_t used = 0, out = 0;
+		int r = http_chunked_decode(&x->chunked, rb->data + at, avail, &used, &out);
+		if (r < 0)
+			return fail(c, 400);
+		x->body_total += out;
+		drop_bytes(rb, at, (uint32_t)used);
+		if (x->body_total > c->srv->cfg->max_body_size)
+			return fail(c, 413);
+		if (r == 0)
+			return R_NEED_INPUT;
+	} else {
+		uint32_t n = avail < x->body_left ? avail : (uint32_t)x->body_left;
+		x->body_left -= n;
+		x->body_total += n;
+		drop_bytes(rb, at, n);
+		if (x->body_left)
+			return R_NEED_INPUT;
+	}
+	c->state = C_HEAD;
+	return handle_request(c);
+}
+
+static int process_input(struct conn *c)
+{
+	struct server *s = c->srv;
+	if (c->state == C_BODY)
+		return body_input(c);
+	struct buf *rb = c->rbuf;
+	if (!rb || buf_avail(rb) == 0)
+		return R_NEED_INPUT;
+	if (c->flags & CF_CLOSE)
+		return R_NEED_INPUT; /* no more requests on this connection */
+	if (c->wbuf && buf_avail(c->wbuf) && buf_space(c->wbuf) < MIN_RESP_SPACE)
+		return R_NEED_FLUSH;
+	if (!c->x) {
+		c->x = server_xfer_get(s);
+		if (!c->x) {
+			log_error("out of memory for a request");
+			conn_close(c);
+			return R_CLOSED;
+		}
+		http_head_init(&c->x->head);
+		if (c->state != C_HEAD || c->tq != TQ_HEADER) {
+			c->state = C_HEAD;
+			set_timer(c, TQ_HEADER);
+		}
+		buf_compact(rb);
+	}
+	struct xfer *x = c->x;
+	int r = http_parse_head(&x->head, rb->data + rb->start, buf_avail(rb), &s->limits);
+	if (r == HTTP_PARTIAL) {
+		if (c->flags & CF_EOF) {
+			conn_close(c); /* a request cut short: nobody to answer */
+			return R_CLOSED;
+		}
+		return R_NEED_INPUT;
+	}
+	if (r < 0)
+		return fail(c, -r);
+	x->head_len = (uint32_t)r;
+	c->nreq++;
+	const struct http_head *h = &x->head;
+	if (h->flags & HTTP_F_CHUNKED) {
+		x->flags |= XF_CHUNKED_IN;
+		http_chunked_init(&x->chunked);
+	} else if (h->content_length > 0) {
+		if ((uint64_t)h->content_length > s->cfg->max_body_size)
+			return fail(c, 413);
+		x->body_left = (uint64_t)h->content_length;
+	} else {
+		return handle_request(c);
+	}
+	if ((h->flags & HTTP_F_EXPECT_100) && buf_avail(rb) == x->head_len) {
+		/* the client waits for our word before sending the body: answer now
+		 * (the static handler never needs it) and close, never read it */
+		x->flags |= XF_CLOSE;
+		return handle_request(c);
+	}
+	c->state = C_BODY;
+	set_timer(c, TQ_BODY);
+	return body_input(c);
+}
+
+/* ---- the driver ---- */
+
+static void wait_for_io(struct conn *c)
+{
+	if (c->flags & CF_WAIT_OUT) {
+		set_timer(c, TQ_SEND);
+		return;
+	}
+	switch (c->state) {
+	case C_IDLE:
+		if (c->tq != TQ_IDLE || !timer_armed(&c->timer))
+			set_timer(c, TQ_IDLE);
+		if (c->rbuf && buf_avail(c->rbuf) == 0) {
+			pool_put(&c->srv->bufs, c->rbuf);
+			c->rbuf = NULL;
+		}
+		break;
+	case C_HEAD:
+		if (c->tq != TQ_HEADER || !timer_armed(&c->timer))
+			set_timer(c, TQ_HEADER);
+		break;
+	case C_BODY:
+		set_timer(c, TQ_BODY);
+		break;
+	default:
+		break;
+	}
+	if (c->wbuf && buf_avail(c->wbuf) == 0) {
+		pool_put(&c->srv->bufs, c->wbuf);
+		c->wbuf = NULL;
+	}
+}
+
+static void make_ready(struct conn *c)
+{
+	if (c->flags & CF_READY)
+		return;
+	c->flags |= CF_READY;
+	c->next = c->srv->ready;
+	c->srv->ready = c;
+}
+
+static void conn_run(struct conn *c)
+{
+	uint64_t budget = SEND_BUDGET;
+	while (!(c->flags & CF_CLOSED)) {
+		if (c->state == C_LINGER) {
+			char sink[4096];
+			ssize_t n;
+			while ((n = recv(c->w.fd, sink, sizeof sink, 0)) > 0)
+				;
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				conn_close(c);
+			return;
+		}
+		if (c->state == C_SEND) {
+			int r = send_response(c, &budget);
+			if (r == IO_WAIT) {
+				c->flags |= CF_WAIT_OUT;
+				wait_for_io(c);
+				return;
+			}
+			if (r == IO_YIELD) {
+				set_timer(c, TQ_SEND); /* progress was made */
+				make_ready(c);
+				return;
+			}
+			if (r == IO_ERROR) {
+				conn_close(c);
+				return;
+			}
+			c->flags &= (uint8_t)~CF_WAIT_OUT;
+			finish_exchange(c);
+			continue;
+		}
+		int r = process_input(c);
+		if (r == R_CLOSED)
+			return;
+		if (r == R_PROGRESS)
+			continue;
+		/* nothing more to do without input (or without room to write) */
+		if (c->wbuf && buf_avail(c->wbuf)) {
+			int w = flush_wbuf(c, 0);
+			if (w == IO_WAIT) {
+				c->flags |= CF_WAIT_OUT;
+				wait_for_io(c);
+				return;
+			}
+			if (w == IO_ERROR) {
+				conn_close(c);
+				return;
+			}
+			c->flags &= (uint8_t)~CF_WAIT_OUT;
+			if (r == R_NEED_FLUSH)
+				continue;
+		}
+		if (c->flags & CF_CLOSE) {
+			if ((c->flags & CF_LINGER) || (c->rbuf && buf_avail(c->rbuf)))
+				conn_linger(c);
+			else
+				conn_close(c);
+			return;
+		}
+		if (c->flags & CF_EOF) {
+			conn_close(c);
+			return;
+		}
+		if (!(c->flags & CF_READABLE)) {
+			wait_for_io(c);
+			return;
+		}
+		int rr = read_more(c);
+		if (rr == IO_ERROR) {
+			conn_close(c);
+			return;
+		}
+		if (rr == IO_WAIT) {
+			wait_for_io(c);
+			return;
+		}
+		if (rr == IO_DONE && c->state == C_IDLE)
+			c->state = C_HEAD;
+		if (rr == IO_DONE && c->state == C_BODY)
+			set_timer(c, TQ_BODY);
+		/* IO_EOF: go round once more to answer what is complete, then close */
+	}
+}
+
+static void on_event(struct loop *l, struct watch *w, uint32_t events)
+{
+	(void)l;
+	struct conn *c = container_of(w, struct conn, w);
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->flags |= CF_READABLE;
+	if ((events & EPOLLERR) && !(events & EPOLLIN)) {
+		conn_close(c);
+		return;
+	}
+	if (c->flags & CF_READY)
+		return; /* already queued to run at the end of the turn */
+	if (events & EPOLLOUT)
+		c->flags &= (uint8_t)~CF_WAIT_OUT;
+	conn_run(c);
+}
+
+void conn_resume(struct conn *c)
+{
+	c->flags &= (uint8_t)~CF_READY;
+	if (!(c->flags & CF_CLOSED))
+		conn_run(c);
+}
+
+void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t salen, unsigned listener)
+{
+	struct conn *c = server_conn_new(s);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->listener = (uint8_t)listener;
+	if (salen > sizeof c->peer)
+		salen = sizeof c->peer;
+	memcpy(&c->peer, sa, salen);
+	if (loop_watch(s->loop, &c->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_event) < 0) {
+		c->w.fd = fd;
+		c->flags = CF_CLOSED;
+		close(fd);
+		server_conn_release(s, c);
+		return;
+	}
+	s->stats.accepted++;
+	c->state = C_HEAD;
+	set_timer(c, TQ_HEADER);
+	/* the request is usually there already: try before waiting for the event */
+	c->flags |= CF_READABLE;
+	conn_run(c);
+}
+
+static const char resp_408[] = "HTTP/1.1 408 Request Timeout\r\nServer: hearth\r\nContent-Type: text/html; "
+                               "charset=utf-8\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+void conn_on_timeout(struct loop *l, struct timer *t)
+{
+	(void)l;
+	struct conn *c = container_of(t, struct conn, timer);
+	char host[64];
+	conn_peer_host(c, host, sizeof host);
+	if ((c->flags & CF_WAIT_OUT) || c->state == C_SEND) {
+		log_info("client %s: send timeout, closing", host);
+	} else if (c->state == C_BODY || (c->state == C_HEAD && c->rbuf && buf_avail(c->rbuf))) {
+		log_info("client %s: %s timeout, answering 408", host, c->state == C_BODY ? "body" : "header");
+		ssize_t n = send(c->w.fd, resp_408, sizeof resp_408 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)n;
+	}
+	conn_close(c);
+}

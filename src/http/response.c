@@ -1,0 +1,261 @@
+/* response.c: writing response heads into the connection's write buffer.
+ *
+ * A response head is built in place, after any earlier pipelined responses
+ * still waiting in the buffer. If a head cannot fit (a pathological header),
+ * it is rolled back and replaced by a 500 that closes the connection.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/conn.h"
+#include "http/server.h"
+
+/* Bodies up to this size are copied into the write buffer (one write for
+ * head and body, and batching across pipelined requests); larger ones go
+ * out with sendfile. */
+#define COPY_MAX 16384u
+
+const char *http_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+static void put(struct conn *c, const char *s, size_t n)
+{
+	struct buf *wb = c->wbuf;
+	if (!wb || (c->x->flags & XF_OVERFLOW))
+		return;
+	if (buf_space(wb) < n) {
+		c->x->flags |= XF_OVERFLOW;
+		return;
+	}
+	memcpy(wb->data + wb->len, s, n);
+	wb->len += (uint32_t)n;
+}
+
+static void puts_(struct conn *c, const char *s)
+{
+	put(c, s, strlen(s));
+}
+
+void resp_start(struct conn *c, int status)
+{
+	struct xfer *x = c->x;
+	if (!c->wbuf)
+		c->wbuf = pool_get(&c->srv->bufs);
+	if (!c->wbuf)
+		return;
+	x->status = status;
+	x->resp_start = c->wbuf->len;
+	x->flags &= ~XF_OVERFLOW;
+	char line[128];
+	int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nServer: hearth\r\nDate: %s\r\n", status,
+	                 http_status_text(status), clock_cache.http_date);
+	put(c, line, (size_t)n);
+}
+
+void resp_header_n(struct conn *c, const char *name, const char *value, size_t n)
+{
+	puts_(c, name);
+	put(c, ": ", 2);
+	put(c, value, n);
+	put(c, "\r\n", 2);
+}
+
+void resp_header(struct conn *c, const char *name, const char *value)
+{
+	resp_header_n(c, name, value, strlen(value));
+}
+
+void resp_headerf(struct conn *c, const char *name, const char *fmt, ...)
+{
+	char v[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(v, sizeof v, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof v) {
+		c->x->flags |= XF_OVERFLOW;
+		return;
+	}
+	resp_header_n(c, name, v, (size_t)n);
+}
+
+/* Content-Length (unless the status forbids a body), Connection, blank line.
+ * Returns 0, or -1 when the head overflowed and a 500 was written instead. */
+static int end_head(struct conn *c, uint64_t length)
+{
+	struct xfer *x = c->x;
+	char line[64];
+	if (!c->wbuf)
+		return -1;
+	if (x->status != 204 && x->status != 304 && x->status >= 200) {
+		int n = snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)length);
+		put(c, line, (size_t)n);
+	}
+	if (x->flags & XF_CLOSE)
+		puts_(c, "Connection: close\r\n");
+	else if (x->head.version == 10)
+		puts_(c, "Connection: keep-alive\r\n");
+	put(c, "\r\n", 2);
+	if (!(x->flags & XF_OVERFLOW))
+		return 0;
+	log_error("response head for %.*s too large for the write buffer", (int)x->path_len, x->path);
+	c->wbuf->len = x->resp_start;
+	x->flags &= ~XF_OVERFLOW;
+	x->flags |= XF_CLOSE | XF_ERROR;
+	x->status = 500;
+	static const char h500[] = "HTTP/1.1 500 Internal Server Error\r\nServer: hearth\r\nContent-Length: 0\r\n"
+	                           "Connection: close\r\n\r\n";
+	put(c, h500, sizeof h500 - 1);
+	return -1;
+}
+
+void resp_end_mem(struct conn *c, const char *body, size_t len)
+{
+	struct xfer *x = c->x;
+	x->body = BODY_NONE;
+	if (end_head(c, len) < 0 || (x->flags & XF_HEAD) || len == 0)
+		return;
+	if (buf_space(c->wbuf) >= len) {
+		put(c, body, len);
+		x->body_sent = len;
+		return;
+	}
+	char *copy = malloc(len);
+	if (!copy) {
+		x->flags |= XF_CLOSE; /* the head promised a body we cannot give */
+		return;
+	}
+	memcpy(copy, body, len);
+	x->mem = copy;
+	x->mem_off = 0;
+	x->mem_len = len;
+	x->body = BODY_MEM;
+}
+
+void resp_end_owned(struct conn *c, char *mem, size_t len)
+{
+	struct xfer *x = c->x;
+	x->body = BODY_NONE;
+	if (end_head(c, len) < 0 || (x->flags & XF_HEAD) || len == 0) {
+		free(mem);
+		return;
+	}
+	if (buf_space(c->wbuf) >= len) {
+		put(c, mem, len);
+		x->body_sent = len;
+		free(mem);
+		return;
+	}
+	x->mem = mem;
+	x->mem_off = 0;
+	x->mem_len = len;
+	x->body = BODY_MEM;
+}
+
+void resp_end_file(struct conn *c, int fd, uint64_t off, uint64_t len)
+{
+	struct xfer *x = c->x;
+	x->body = BODY_NONE;
+	if (end_head(c, len) < 0 || (x->flags & XF_HEAD) || len == 0) {
+		close(fd);
+		return;
+	}
+	struct buf *wb = c->wbuf;
+	if (len <= COPY_MAX && buf_space(wb) >= len) {
+		ssize_t n = pread(fd, wb->data + wb->len, len, (off_t)off);
+		close(fd);
+		if (n != (ssize_t)len) {
+			/* the file changed under us: the promised length cannot be met */
+			log_warn("short read on %.*s", (int)x->path_len, x->path);
+			x->flags |= XF_CLOSE;
+			wb->len = x->resp_start; /* drop the head: the client sees a close */
+			x->status = 500;
+			return;
+		}
+		wb->len += (uint32_t)len;
+		x->body_sent = len;
+		return;
+	}
+	x->fd = fd;
+	x->file_off = off;
+	x->file_left = len;
+	x->body = BODY_FILE;
+}
+
+void resp_end_multipart(struct conn *c, int fd)
+{
+	struct xfer *x = c->x;
+	/* total length: every part header, every range, the closing boundary */
+	uint64_t total = 0;
+	char tmp[256];
+	for (unsigned i = 0; i < x->nranges; i++) {
+		const struct byte_range *r = &x->ranges[i];
+		total += (uint64_t)snprintf(tmp, sizeof tmp,
+		                            "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+		                            c->srv->boundary, x->ctype, (unsigned long long)r->first,
+		                            (unsigned long long)r->last, (unsigned long long)x->fsize);
+		total += r->last - r->first + 1;
+	}
+	total += (uint64_t)snprintf(tmp, sizeof tmp, "\r\n--%s--\r\n", c->srv->boundary);
+	resp_headerf(c, "Content-Type", "multipart/byteranges; boundary=%s", c->srv->boundary);
+	x->body = BODY_NONE;
+	if (end_head(c, total) < 0 || (x->flags & XF_HEAD)) {
+		close(fd);
+		return;
+	}
+	x->fd = fd;
+	x->part = 0;
+	x->file_left = 0;
+	x->body = BODY_MULTIPART;
+}
+
+void resp_end_error(struct conn *c)
+{
+	struct xfer *x = c->x;
+	char body[256];
+	int n = snprintf(body, sizeof body,
+	                 "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
+	                 "<body><h1>%d %s</h1><hr><p>hearth</p></body></html>\n",
+	                 x->status, http_status_text(x->status), x->status, http_status_text(x->status));
+	resp_header(c, "Content-Type", "text/html; charset=utf-8");
+	resp_end_mem(c, body, (size_t)n);
+}
+
+void resp_error(struct conn *c, int status)
+{
+	resp_start(c, status);
+	resp_end_error(c);
+}

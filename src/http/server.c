@@ -1,0 +1,358 @@
+/* server.c: a worker's server: accepting, pools, timers, signals, stopping.
+ *
+ * Connections and exchanges come from free lists that grow to the peak in
+ * use; closed connections are parked until the end of the loop turn, so an
+ * event already fetched for them in the same turn finds a closed (fd -1)
+ * watch instead of freed memory.
+ */
+#include "http/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/conn.h"
+
+#define ACCEPT_RETRY_MS 100
+#define POOL_KEEP 64
+
+static void accept_all(struct listener *ls);
+
+/* ---- pools ---- */
+
+struct conn *server_conn_new(struct server *s)
+{
+	struct conn *c = s->conn_free;
+	if (c)
+		s->conn_free = c->next;
+	else if (!(c = malloc(sizeof *c)))
+		return NULL;
+	memset(c, 0, sizeof *c);
+	c->w.fd = -1;
+	s->nconns++;
+	return c;
+}
+
+void server_conn_release(struct server *s, struct conn *c)
+{
+	s->nconns--;
+	c->next = s->closed;
+	s->closed = c;
+}
+
+struct xfer *server_xfer_get(struct server *s)
+{
+	struct xfer *x = s->xfer_free;
+	if (x)
+		s->xfer_free = x->next_free;
+	else if (!(x = malloc(sizeof *x)))
+		return NULL;
+	x->next_free = NULL;
+	x->head_len = 0;
+	x->flags = 0;
+	x->body_left = x->body_total = 0;
+	x->status = 0;
+	x->body = BODY_NONE;
+	x->fd = -1;
+	x->file_off = x->file_left = 0;
+	x->body_sent = 0;
+	x->mem = NULL;
+	x->mem_off = x->mem_len = 0;
+	x->resp_start = 0;
+	x->nranges = x->part = 0;
+	x->fsize = 0;
+	x->ctype = NULL;
+	x->path_len = 0;
+	x->path[0] = '\0';
+	return x;
+}
+
+void server_xfer_put(struct server *s, struct xfer *x)
+{
+	x->next_free = s->xfer_free;
+	s->xfer_free = x;
+}
+
+static void free_lists(struct server *s)
+{
+	while (s->conn_free) {
+		struct conn *c = s->conn_free;
+		s->conn_free = c->next;
+		free(c);
+	}
+	while (s->xfer_free) {
+		struct xfer *x = s->xfer_free;
+		s->xfer_free = x->next_free;
+		free(x);
+	}
+}
+
+/* ---- the end of each loop turn ---- */
+
+static void on_turn_end(struct loop *l, void *arg)
+{
+	struct server *s = arg;
+	struct conn *ready = s->ready;
+	s->ready = NULL;
+	while (ready) {
+		struct conn *c = ready;
+		ready = c->next;
+		conn_resume(c);
+	}
+	if (s->ready)
+		loop_set_pending(l);
+	while (s->closed) {
+		struct conn *c = s->closed;
+		s->closed = c->next;
+		c->next = s->conn_free;
+		s->conn_free = c;
+	}
+	if (s->stopping && s->nconns == 0)
+		loop_stop(l);
+}
+
+/* ---- once a second ---- */
+
+static void on_tick(struct loop *l, struct timer *t)
+{
+	(void)l;
+	struct server *s = container_of(t, struct server, tick);
+	log_access_flush();
+	size_t before = s->bufs.nfree;
+	pool_trim(&s->bufs, POOL_KEEP);
+	if (before > POOL_KEEP)
+		malloc_trim(0);
+	timer_arm(&s->tq_tick, &s->tick);
+}
+
+/* ---- accepting ---- */
+
+static void on_retry(struct loop *l, struct timer *t)
+{
+	(void)l;
+	struct listener *ls = container_of(t, struct listener, retry);
+	ls->paused = 0;
+	accept_all(ls);
+}
+
+static void accept_all(struct listener *ls)
+{
+	struct server *s = ls->srv;
+	if (ls->paused || ls->w.fd < 0)
+		return;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(ls->w.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				/* no descriptor for it: stop accepting for a moment instead
+				 * of spinning on a listener that stays ready */
+				if (!timer_armed(&ls->retry))
+					log_warn("accept: %s; pausing accepts for %d ms", strerror(errno), ACCEPT_RETRY_MS);
+				ls->paused = 1;
+				timer_arm(&s->tq_retry, &ls->retry);
+				return;
+			default:
+				log_error("accept: %s", strerror(errno));
+				return;
+			}
+		}
+		conn_start(s, fd, (struct sockaddr *)&ss, sl, ls->index);
+	}
+}
+
+static void on_accept(struct loop *l, struct watch *w, uint32_t events)
+{
+	(void)l;
+	(void)events;
+	accept_all(container_of(w, struct listener, w));
+}
+
+/* ---- stopping ---- */
+
+static void on_shutdown_timeout(struct loop *l, struct timer *t)
+{
+	(void)t;
+	log_notice("shutdown timeout: closing the remaining connections");
+	loop_stop(l);
+}
+
+static void close_idle_in(struct server *s, enum tq_id id)
+{
+	struct tqueue *q = &s->tq[id];
+	struct timer *t = tqueue_first(q);
+	while (t) {
+		struct timer *next = t->next == &q->head ? NULL : t->next;
+		conn_close_idle(container_of(t, struct conn, timer));
+		t = next;
+	}
+}
+
+void server_graceful_stop(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	for (unsigned i = 0; i < s->nlisteners; i++) {
+		struct listener *ls = &s->listeners[i];
+		if (ls->w.fd >= 0) {
+			loop_unwatch(s->loop, &ls->w);
+			close(ls->w.fd);
+			ls->w.fd = -1;
+		}
+		timer_disarm(&ls->retry);
+	}
+	close_idle_in(s, TQ_IDLE);
+	close_idle_in(s, TQ_HEADER);
+	timer_arm(&s->tq_shutdown, &s->shutdown);
+	if (s->nconns == 0)
+		loop_stop(s->loop);
+}
+
+static void on_signal(struct loop *l, struct watch *w, uint32_t events)
+{
+	(void)events;
+	struct server *s = container_of(w, struct server, sigw);
+	struct signalfd_siginfo si;
+	while (read(w->fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGQUIT:
+			log_notice("signal %u: graceful stop", si.ssi_signo);
+			server_graceful_stop(s);
+			break;
+		case SIGINT:
+			log_notice("signal %u: stopping now", si.ssi_signo);
+			loop_stop(l);
+			break;
+		case SIGUSR1:
+			if (log_reopen() < 0)
+				log_error("reopening logs failed");
+			else
+				log_notice("logs reopened");
+			break;
+		case SIGHUP:
+			log_notice("SIGHUP: configuration reload needs the master process (not in this mode)");
+			break;
+		}
+	}
+}
+
+/* ---- set-up ---- */
+
+int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds)
+{
+	memset(s, 0, sizeof *s);
+	s->cfg = cfg;
+	s->sigfd = -1;
+	s->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0)
+		return -errno;
+	s->loop = loop_new();
+	if (!s->loop)
+		return -ENOMEM;
+	s->limits.max_request_line = cfg->max_request_line;
+	s->limits.max_head = cfg->max_head;
+	s->limits.max_fields = cfg->max_fields;
+	pool_init(&s->bufs, cfg->max_head + 8192);
+
+	tqueue_init(s->loop, &s->tq[TQ_HEADER], cfg->timeout_header_ms, conn_on_timeout);
+	tqueue_init(s->loop, &s->tq[TQ_BODY], cfg->timeout_body_ms, conn_on_timeout);
+	tqueue_init(s->loop, &s->tq[TQ_IDLE], cfg->timeout_idle_ms, conn_on_timeout);
+	tqueue_init(s->loop, &s->tq[TQ_SEND], cfg->timeout_send_ms, conn_on_timeout);
+	tqueue_init(s->loop, &s->tq[TQ_LINGER], 2000, conn_on_timeout);
+	tqueue_init(s->loop, &s->tq_retry, ACCEPT_RETRY_MS, on_retry);
+	tqueue_init(s->loop, &s->tq_tick, 1000, on_tick);
+	tqueue_init(s->loop, &s->tq_shutdown, 10000, on_shutdown_timeout);
+	timer_arm(&s->tq_tick, &s->tick);
+	loop_on_turn_end(s->loop, on_turn_end, s);
+
+	uint64_t rnd = 0;
+	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
+		rnd = (uint64_t)clock_cache.now_ms ^ ((uint64_t)getpid() << 32);
+	snprintf(s->boundary, sizeof s->boundary, "hearth-%016llx", (unsigned long long)rnd);
+
+	s->listeners = calloc(nfds ? nfds : 1, sizeof *s->listeners);
+	if (!s->listeners)
+		return -ENOMEM;
+	s->nlisteners = nfds;
+	for (unsigned i = 0; i < nfds; i++) {
+		struct listener *ls = &s->listeners[i];
+		ls->srv = s;
+		ls->index = (uint8_t)i;
+		int r = loop_watch(s->loop, &ls->w, fds[i], EPOLLIN, on_accept);
+		if (r < 0)
+			return r;
+	}
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->sigfd < 0)
+		return -errno;
+	return loop_watch(s->loop, &s->sigw, s->sigfd, EPOLLIN, on_signal);
+}
+
+int server_run(struct server *s)
+{
+	/* connections already waiting get accepted at once */
+	for (unsigned i = 0; i < s->nlisteners; i++)
+		accept_all(&s->listeners[i]);
+	return loop_run(s->loop);
+}
+
+void server_free(struct server *s)
+{
+	/* close whatever is left (shutdown timeout or immediate stop) */
+	for (int id = TQ_HEADER; id < TQ_COUNT; id++) {
+		struct timer *t;
+		while ((t = tqueue_first(&s->tq[id])))
+			conn_abort(container_of(t, struct conn, timer));
+	}
+	while (s->ready) {
+		struct conn *c = s->ready;
+		s->ready = c->next;
+		conn_abort(c);
+	}
+	on_turn_end(s->loop, s);
+	for (unsigned i = 0; i < s->nlisteners; i++)
+		if (s->listeners[i].w.fd >= 0)
+			close(s->listeners[i].w.fd);
+	free(s->listeners);
+	free_lists(s);
+	pool_trim(&s->bufs, 0);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	loop_free(s->loop);
+}

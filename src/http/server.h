@@ -1,0 +1,76 @@
+/* server.h: one worker's HTTP server: its loop, listeners, pools and timers.
+ *
+ * server_init() takes listening sockets that are already bound (the process
+ * that binds them may be a master later) and the settings; server_run() runs
+ * the loop until a stop. One struct server per process; nothing is shared.
+ */
+#ifndef HEARTH_HTTP_SERVER_H
+#define HEARTH_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "core/loop.h"
+#include "core/pool.h"
+#include "http/parse.h"
+
+struct conn;
+struct xfer;
+
+enum tq_id { TQ_NONE = 0, TQ_HEADER, TQ_BODY, TQ_IDLE, TQ_SEND, TQ_LINGER, TQ_COUNT };
+
+struct listener {
+	struct watch w;
+	struct timer retry; /* accept paused after EMFILE/ENFILE */
+	struct server *srv;
+	int paused;
+	uint8_t index;
+};
+
+struct server_stats {
+	uint64_t accepted, requests, bytes_out;
+	uint64_t status_class[6]; /* 1xx..5xx, [0] unused */
+};
+
+struct server {
+	struct loop *loop;
+	const struct settings *cfg;
+	int root_fd;
+	struct http_limits limits;
+	struct pool bufs;
+	struct xfer *xfer_free;
+	struct conn *conn_free;
+	struct conn *closed; /* freed at the end of the turn */
+	struct conn *ready;  /* to run again at the end of the turn (fairness) */
+	struct tqueue tq[TQ_COUNT];
+	struct tqueue tq_retry; /* listener accept retry */
+	struct tqueue tq_tick;  /* once a second: log flush, pool trim */
+	struct timer tick;
+	struct tqueue tq_shutdown;
+	struct timer shutdown;
+	struct listener *listeners;
+	unsigned nlisteners;
+	size_t nconns;
+	int stopping;
+	int sigfd;
+	struct watch sigw;
+	char boundary[40];
+	struct server_stats stats;
+};
+
+/* fds: bound, listening sockets (ownership passes to the server). */
+int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds);
+int server_run(struct server *s);
+void server_free(struct server *s);
+
+/* Stop accepting and close idle connections; exit when the rest finish. */
+void server_graceful_stop(struct server *s);
+
+/* used by conn.c */
+struct conn *server_conn_new(struct server *s);
+void server_conn_release(struct server *s, struct conn *c);
+struct xfer *server_xfer_get(struct server *s);
+void server_xfer_put(struct server *s, struct xfer *x);
+
+#endif

@@ -1,0 +1,519 @@
+/* static.c: serving files and directories beneath the document root.
+ *
+ * Path safety has two layers: path_normalize() turns the request path into a
+ * clean relative path (decoded once, no dot segments), and the kernel opens it
+ * with openat2(RESOLVE_BENEATH) relative to the root directory's descriptor,
+ * so nothing outside the root can be opened whatever the path or the symlinks
+ * say. Symlinks are refused altogether (RESOLVE_NO_SYMLINKS) unless
+ * --follow-symlinks, and even then they cannot leave the root.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/conn.h"
+#include "http/date.h"
+#include "http/mime.h"
+#include "http/range.h"
+#include "http/server.h"
+#include "http/target.h"
+
+#define ALLOW_STATIC "GET, HEAD, OPTIONS"
+#define LISTING_MAX_ENTRIES 100000
+
+static int open_beneath(int dirfd, const char *rel, int follow)
+{
+	struct open_how how = {
+	        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
+	};
+	long r;
+	do
+		r = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+	while (r < 0 && errno == EINTR);
+	return (int)r;
+}
+
+static int errno_status(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		return 404;
+	case EACCES:
+	case EPERM:
+	case ELOOP: /* a symlink, refused */
+	case EXDEV: /* would leave the root */
+		return 403;
+	case ENAMETOOLONG:
+		return 414;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+static void refuse(struct conn *c, int status, const char *why)
+{
+	struct xfer *x = c->x;
+	char host[64];
+	conn_peer_host(c, host, sizeof host);
+	log_msg(status == 404 ? LOG_DEBUG : status >= 500 ? LOG_ERROR : LOG_INFO, "client %s: %d for \"%.*s\": %s",
+	        host, status, (int)(x->path_len ? x->path_len : x->head.path.len),
+	        x->path_len ? x->path : x->head.path.p, why);
+	resp_error(c, status);
+}
+
+/* ---- entity tags ---- */
+
+static void make_etag(const struct stat *st, char *out, size_t cap)
+{
+	snprintf(out, cap, "\"%llx.%lx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
+	         (unsigned long)st->st_mtim.tv_nsec, (unsigned long long)st->st_size);
+}
+
+/* Does the If-Match / If-None-Match list match etag? weak: weak comparison. */
+static int etag_list_match(struct span v, const char *etag, int weak)
+{
+	const char *p = v.p, *end = v.p + v.len;
+	size_t elen = strlen(etag);
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p >= end)
+			break;
+		if (*p == '*')
+			return 1;
+		int is_weak = 0;
+		if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
+			is_weak = 1;
+			p += 2;
+		}
+		if (p >= end || *p != '"')
+			return 0; /* malformed: no match */
+		const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+		if (!q)
+			return 0;
+		size_t n = (size_t)(q - p + 1);
+		if ((weak || !is_weak) && n == elen && memcmp(p, etag, n) == 0)
+			return 1;
+		p = q + 1;
+	}
+	return 0;
+}
+
+/* ---- directory listing ---- */
+
+struct dstr {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void ds_put(struct dstr *d, const char *s, size_t n)
+{
+	if (d->oom)
+		return;
+	if (d->len + n + 1 > d->cap) {
+		size_t nc = d->cap ? d->cap * 2 : 8192;
+		while (nc < d->len + n + 1)
+			nc *= 2;
+		char *np = realloc(d->p, nc);
+		if (!np) {
+			d->oom = 1;
+			return;
+		}
+		d->p = np;
+		d->cap = nc;
+	}
+	memcpy(d->p + d->len, s, n);
+	d->len += n;
+}
+
+static void ds_puts(struct dstr *d, const char *s)
+{
+	ds_put(d, s, strlen(s));
+}
+
+static void ds_html(struct dstr *d, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '&': ds_puts(d, "&amp;"); break;
+		case '<': ds_puts(d, "&lt;"); break;
+		case '>': ds_puts(d, "&gt;"); break;
+		case '"': ds_puts(d, "&quot;"); break;
+		case '\'': ds_puts(d, "&#39;"); break;
+		default: ds_put(d, s + i, 1);
+		}
+	}
+}
+
+struct entry {
+	char *name;
+	int is_dir;
+	off_t size;
+	time_t mtime;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	if (x->is_dir != y->is_dir)
+		return y->is_dir - x->is_dir;
+	return strcmp(x->name, y->name);
+}
+
+static void human_size(off_t sz, char *out, size_t cap)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)sz;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, cap, "%lld B", (long long)sz);
+	else
+		snprintf(out, cap, "%.1f %s", v, units[u]);
+}
+
+static char *make_listing(struct conn *c, int dirfd, size_t *len)
+{
+	const struct settings *cfg = c->srv->cfg;
+	struct xfer *x = c->x;
+	int fd2 = dup(dirfd);
+	if (fd2 < 0)
+		return NULL;
+	DIR *dir = fdopendir(fd2);
+	if (!dir) {
+		close(fd2);
+		return NULL;
+	}
+	struct entry *ents = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)) && n < LISTING_MAX_ENTRIES) {
+		const char *name = de->d_name;
+		if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+			continue;
+		if (name[0] == '.' && !cfg->dotfiles)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd, name, &st, cfg->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			continue; /* symlinks (when not followed), devices, sockets */
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct entry *ne = realloc(ents, nc * sizeof *ne);
+			if (!ne)
+				break;
+			ents = ne;
+			cap = nc;
+		}
+		ents[n].name = strdup(name);
+		if (!ents[n].name)
+			break;
+		ents[n].is_dir = S_ISDIR(st.st_mode);
+		ents[n].size = st.st_size;
+		ents[n].mtime = st.st_mtime;
+		n++;
+	}
+	closedir(dir);
+	qsort(ents, n, sizeof *ents, entry_cmp);
+
+	struct dstr d = {0};
+	ds_puts(&d, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Index of ");
+	ds_html(&d, x->path, x->path_len);
+	ds_puts(&d, "</title>\n<style>\n"
+	            "body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}\n"
+	            "h1{font-size:1.25rem;word-break:break-all}\n"
+	            "table{border-collapse:collapse;width:100%}\n"
+	            "th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #eee}\n"
+	            "td.s,th.s{text-align:right;white-space:nowrap}td.m{white-space:nowrap;color:#666}\n"
+	            "a{color:#0645ad;text-decoration:none;word-break:break-all}a:hover{text-decoration:underline}\n"
+	            "@media (max-width:36rem){td.m,th.m{display:none}}\n"
+	            "@media (prefers-color-scheme:dark){body{background:#111;color:#ddd}a{color:#8ab4f8}"
+	            "th,td{border-color:#333}}\n"
+	            "</style></head>\n<body>\n<h1>Index of ");
+	ds_html(&d, x->path, x->path_len);
+	ds_puts(&d, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"s\">Size</th><th class=\"m\">Modified "
+	            "(UTC)</th></tr></thead>\n<tbody>\n");
+	if (x->path_len > 1)
+		ds_puts(&d, "<tr><td><a href=\"../\">../</a></td><td class=\"s\">-</td><td class=\"m\"></td></tr>\n");
+	for (size_t i = 0; i < n; i++) {
+		char href[3 * 256 + 2], size[32], date[32];
+		size_t nl = strlen(ents[i].name);
+		size_t hl = path_encode(ents[i].name, nl, href, sizeof href - 1);
+		if (ents[i].is_dir) {
+			href[hl++] = '/';
+			href[hl] = '\0';
+		}
+		struct tm tm;
+		gmtime_r(&ents[i].mtime, &tm);
+		strftime(date, sizeof date, "%Y-%m-%d %H:%M", &tm);
+		if (ents[i].is_dir)
+			strcpy(size, "-");
+		else
+			human_size(ents[i].size, size, sizeof size);
+		ds_puts(&d, "<tr><td><a href=\"");
+		ds_put(&d, href, hl);
+		ds_puts(&d, "\">");
+		ds_html(&d, ents[i].name, nl);
+		if (ents[i].is_dir)
+			ds_puts(&d, "/");
+		ds_puts(&d, "</a></td><td class=\"s\">");
+		ds_puts(&d, size);
+		ds_puts(&d, "</td><td class=\"m\">");
+		ds_puts(&d, date);
+		ds_puts(&d, "</td></tr>\n");
+		free(ents[i].name);
+	}
+	free(ents);
+	ds_puts(&d, "</tbody>\n</table>\n</body></html>\n");
+	if (d.oom) {
+		free(d.p);
+		return NULL;
+	}
+	*len = d.len;
+	return d.p;
+}
+
+/* ---- the handler ---- */
+
+static void options_response(struct conn *c)
+{
+	resp_start(c, 204);
+	resp_header(c, "Allow", ALLOW_STATIC);
+	resp_end_mem(c, NULL, 0);
+}
+
+static void method_not_allowed(struct conn *c)
+{
+	resp_start(c, 405);
+	resp_header(c, "Allow", ALLOW_STATIC);
+	resp_end_error(c);
+}
+
+static void redirect_to_dir(struct conn *c)
+{
+	struct xfer *x = c->x;
+	char loc[XFER_PATH_MAX + 2];
+	size_t n = path_encode(x->path, x->path_len, loc, sizeof loc - 1);
+	if (n == 0) {
+		refuse(c, 414, "redirect location too long");
+		return;
+	}
+	loc[n++] = '/';
+	resp_start(c, 301);
+	if (x->head.query.p)
+		resp_headerf(c, "Location", "%.*s?%.*s", (int)n, loc, (int)x->head.query.len, x->head.query.p);
+	else
+		resp_header_n(c, "Location", loc, n);
+	resp_end_error(c);
+}
+
+static int serve_file(struct conn *c, int fd, const struct stat *st)
+{
+	struct xfer *x = c->x;
+	const struct http_head *h = &x->head;
+	char etag[64], lm[HTTP_DATE_LEN + 1];
+	make_etag(st, etag, sizeof etag);
+	http_date_format(st->st_mtime, lm);
+	uint64_t size = (uint64_t)st->st_size;
+
+	/* RFC 9110 §13.2.2: the order of evaluation */
+	if (h->if_match.p) {
+		if (!etag_list_match(h->if_match, etag, 0)) {
+			resp_error(c, 412);
+			return -1;
+		}
+	} else if (h->if_unmodified_since.p) {
+		time_t t = http_date_parse(h->if_unmodified_since.p, h->if_unmodified_since.len);
+		if (t != -1 && st->st_mtime > t) {
+			resp_error(c, 412);
+			return -1;
+		}
+	}
+	int not_modified = 0;
+	if (h->if_none_match.p)
+		not_modified = etag_list_match(h->if_none_match, etag, 1);
+	else if (h->if_modified_since.p) {
+		time_t t = http_date_parse(h->if_modified_since.p, h->if_modified_since.len);
+		not_modified = t != -1 && st->st_mtime <= t;
+	}
+	if (not_modified) {
+		resp_start(c, 304);
+		resp_header(c, "ETag", etag);
+		resp_header(c, "Last-Modified", lm);
+		resp_end_mem(c, NULL, 0);
+		return -1;
+	}
+
+	const char *ctype = mime_for_name(x->path, x->path_len);
+	int ranged = 0;
+	if (h->range.p && h->method == HTTP_M_GET) {
+		ranged = 1;
+		if (h->if_range.p) {
+			struct span ir = h->if_range;
+			if (ir.len && (ir.p[0] == '"' || ir.p[0] == 'W'))
+				ranged = ir.len == strlen(etag) && memcmp(ir.p, etag, ir.len) == 0;
+			else
+				ranged = http_date_parse(ir.p, ir.len) == st->st_mtime;
+		}
+	}
+	if (ranged) {
+		int r = range_parse(h->range.p, h->range.len, size, x->ranges, &x->nranges);
+		if (r == RANGE_UNSATISFIABLE) {
+			resp_start(c, 416);
+			resp_headerf(c, "Content-Range", "bytes */%llu", (unsigned long long)size);
+			resp_end_error(c);
+			return -1;
+		}
+		if (r == RANGE_OK) {
+			resp_start(c, 206);
+			resp_header(c, "Last-Modified", lm);
+			resp_header(c, "ETag", etag);
+			resp_header(c, "Accept-Ranges", "bytes");
+			if (x->nranges == 1) {
+				const struct byte_range *br = &x->ranges[0];
+				resp_header(c, "Content-Type", ctype);
+				resp_headerf(c, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)br->first,
+				             (unsigned long long)br->last, (unsigned long long)size);
+				resp_end_file(c, fd, br->first, br->last - br->first + 1);
+			} else {
+				x->ctype = ctype;
+				x->fsize = size;
+				resp_end_multipart(c, fd);
+			}
+			return 0;
+		}
+	}
+	resp_start(c, 200);
+	resp_header(c, "Content-Type", ctype);
+	resp_header(c, "Last-Modified", lm);
+	resp_header(c, "ETag", etag);
+	resp_header(c, "Accept-Ranges", "bytes");
+	resp_end_file(c, fd, 0, size);
+	return 0;
+}
+
+void static_handle(struct conn *c)
+{
+	struct xfer *x = c->x;
+	const struct http_head *h = &x->head;
+	const struct settings *cfg = c->srv->cfg;
+
+	if (h->flags & HTTP_F_ASTERISK) {
+		options_response(c);
+		return;
+	}
+	if (h->method == HTTP_M_OTHER) {
+		refuse(c, 501, "method not implemented");
+		return;
+	}
+	int r = path_normalize(h->path.p, h->path.len, x->path, sizeof x->path, &x->path_len);
+	if (r != PATH_OK) {
+		refuse(c, -r, r == PATH_E_FORBIDDEN ? "encoded NUL or slash in the path" :
+		              r == PATH_E_TOOLONG   ? "path too long" :
+		                                      "malformed path or above the root");
+		return;
+	}
+	if (!cfg->dotfiles && path_has_dotfile(x->path, x->path_len)) {
+		refuse(c, 404, "dotfile (see --dotfiles)");
+		return;
+	}
+	const char *rel = x->path_len > 1 ? x->path + 1 : ".";
+	int fd = open_beneath(c->srv->root_fd, rel, cfg->follow_symlinks);
+	if (fd < 0) {
+		int e = errno;
+		refuse(c, errno_status(e), strerror(e));
+		return;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		refuse(c, 500, strerror(e));
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (x->path[x->path_len - 1] != '/') {
+			close(fd);
+			redirect_to_dir(c);
+			return;
+		}
+		int ifd = open_beneath(fd, "index.html", cfg->follow_symlinks);
+		struct stat ist;
+		if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+			close(fd);
+			fd = ifd;
+			st = ist;
+			/* the index is what is served: its type decides Content-Type */
+			if (x->path_len + 10 < sizeof x->path) {
+				memcpy(x->path + x->path_len, "index.html", 11);
+				x->path_len += 10;
+			}
+		} else {
+			if (ifd >= 0)
+				close(ifd);
+			if (!cfg->listing) {
+				close(fd);
+				refuse(c, 403, "directory without index.html (see --listing)");
+				return;
+			}
+			if (h->method == HTTP_M_OPTIONS) {
+				close(fd);
+				options_response(c);
+				return;
+			}
+			if (h->method != HTTP_M_GET && h->method != HTTP_M_HEAD) {
+				close(fd);
+				method_not_allowed(c);
+				return;
+			}
+			size_t len = 0;
+			char *html = make_listing(c, fd, &len);
+			close(fd);
+			if (!html) {
+				refuse(c, 500, "cannot list the directory");
+				return;
+			}
+			resp_start(c, 200);
+			resp_header(c, "Content-Type", "text/html; charset=utf-8");
+			resp_end_owned(c, html, len);
+			return;
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		refuse(c, 403, "not a regular file");
+		return;
+	}
+	if (h->method == HTTP_M_OPTIONS) {
+		close(fd);
+		options_response(c);
+		return;
+	}
+	if (h->method != HTTP_M_GET && h->method != HTTP_M_HEAD) {
+		close(fd);
+		method_not_allowed(c);
+		return;
+	}
+	if (serve_file(c, fd, &st) < 0)
+		close(fd);
+}
