@@ -343,19 +343,15 @@ static int read_more(struct conn *c)
 	}
 }
 
-/* Answer now with an error and close after it. */
-static int fail(struct conn *c, int status)
+/* Answer now with an error and close after it; why goes to the error log. */
+static int fail(struct conn *c, int status, const char *why)
 {
 	struct xfer *x = c->x;
 	x->flags |= XF_CLOSE | XF_ERROR;
 	char host[64];
 	conn_peer_host(c, host, sizeof host);
-	log_msg(status >= 500 ? LOG_ERROR : LOG_INFO, "client %s: %d %s%s", host, status,
-	        http_status_text(status),
-	        status == 400 ? " (malformed request)" :
-	        status == 414 ? " (request line over the limit)" :
-	        status == 431 ? " (header section over the limit)" :
-	        status == 413 ? " (request body over --max-body-size)" : "");
+	log_msg(status >= 500 && status != 501 && status != 505 ? LOG_ERROR : LOG_INFO, "client %s: %d %s: %s",
+	        host, status, http_status_text(status), why ? why : "malformed request");
 	resp_error(c, status);
 	if (!c->wbuf) {
 		conn_close(c);
@@ -406,11 +402,11 @@ static int body_input(struct conn *c)
 		size_t used = 0, out = 0;
 		int r = http_chunked_decode(&x->chunked, rb->data + at, avail, &used, &out);
 		if (r < 0)
-			return fail(c, 400);
+			return fail(c, 400, "malformed chunked body");
 		x->body_total += out;
 		drop_bytes(rb, at, (uint32_t)used);
 		if (x->body_total > c->srv->cfg->max_body_size)
-			return fail(c, 413);
+			return fail(c, 413, "chunked body over --max-body-size");
 		if (r == 0)
 			return R_NEED_INPUT;
 	} else {
@@ -461,7 +457,7 @@ static int process_input(struct conn *c)
 		return R_NEED_INPUT;
 	}
 	if (r < 0)
-		return fail(c, -r);
+		return fail(c, -r, x->head.error);
 	x->head_len = (uint32_t)r;
 	c->nreq++;
 	const struct http_head *h = &x->head;
@@ -470,7 +466,7 @@ static int process_input(struct conn *c)
 		http_chunked_init(&x->chunked);
 	} else if (h->content_length > 0) {
 		if ((uint64_t)h->content_length > s->cfg->max_body_size)
-			return fail(c, 413);
+			return fail(c, 413, "Content-Length over --max-body-size");
 		x->body_left = (uint64_t)h->content_length;
 	} else {
 		return handle_request(c);

@@ -46,9 +46,15 @@ static int span_ieq(const char *p, size_t len, const char *lit)
 	if (len != n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)p[i]) != lit[i])
+		if (lower((unsigned char)p[i]) != lower((unsigned char)lit[i]))
 			return 0;
 	return 1;
+}
+
+static int bad(struct http_head *h, int code, const char *why)
+{
+	h->error = why;
+	return code;
 }
 
 void http_head_init(struct http_head *h)
@@ -178,32 +184,20 @@ static int host_valid(const char *p, size_t n)
 	return port <= 65535;
 }
 
-/* Content-Length: 1*DIGIT, possibly as a list of identical values. */
+/* Content-Length = 1*DIGIT. A list ("5, 5"), though RFC 9110 lets a
+ * recipient accept identical values, is refused: plain digits only leaves no
+ * room for two parsers to disagree. */
 static int parse_content_length(struct span v, int64_t *out)
 {
-	const char *p = v.p, *end = v.p + v.len;
-	struct span el;
-	int64_t val = -1;
-	int any = 0;
-	while (list_next(&p, end, &el)) {
-		if (el.len == 0 || el.len > 18)
-			return -400;
-		int64_t x = 0;
-		for (uint32_t i = 0; i < el.len; i++) {
-			if (el.p[i] < '0' || el.p[i] > '9')
-				return -400;
-			x = x * 10 + (el.p[i] - '0');
-		}
-		if (any && x != val)
-			return -400;
-		val = x;
-		any = 1;
+	if (v.len == 0 || v.len > 18)
+		return -1;
+	int64_t x = 0;
+	for (uint32_t i = 0; i < v.len; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return -1;
+		x = x * 10 + (v.p[i] - '0');
 	}
-	if (!any)
-		return -400;
-	/* a list element separator left over ("5,") is tolerated by list_next;
-	 * anything else non-digit was refused above */
-	*out = val;
+	*out = x;
 	return 0;
 }
 
@@ -220,15 +214,15 @@ static int parse_transfer_encoding(struct http_head *h, struct span v)
 			nl++;
 		for (uint32_t i = 0; i < nl; i++)
 			if (!tchar_map[(unsigned char)el.p[i]])
-				return -400;
+				return bad(h, -400, "invalid Transfer-Encoding");
 		n++;
 		if (span_ieq(el.p, nl, "chunked")) {
 			if (h->flags & HTTP_F_CHUNKED)
-				return -400; /* chunked twice */
+				return bad(h, -400, "chunked applied twice");
 			h->flags |= HTTP_F_CHUNKED;
 			chunked_last = 1;
 			if (nl != el.len)
-				return -400; /* chunked takes no parameters */
+				return bad(h, -400, "parameters on chunked");
 			continue;
 		}
 		chunked_last = 0;
@@ -240,13 +234,13 @@ static int parse_transfer_encoding(struct http_head *h, struct span v)
 			unknown = 1;
 	}
 	if (n == 0)
-		return -400;
+		return bad(h, -400, "empty Transfer-Encoding");
 	if (unknown)
-		return -501;
+		return bad(h, -501, "unknown transfer coding");
 	if (!chunked_last)
-		return -400;
+		return bad(h, -400, "Transfer-Encoding whose last coding is not chunked");
 	if (unsupported)
-		return -501;
+		return bad(h, -501, "unsupported transfer coding");
 	return 0;
 }
 
@@ -269,10 +263,10 @@ static int on_field(struct http_head *h, struct span name, struct span value)
 	case 4:
 		if (span_ieq(name.p, 4, "host")) {
 			if (h->seen & SEEN_HOST)
-				return -400;
+				return bad(h, -400, "more than one Host");
 			h->seen |= SEEN_HOST;
 			if (!host_valid(value.p, value.len))
-				return -400;
+				return bad(h, -400, "invalid Host");
 			/* with an absolute-form target, its authority wins (RFC 9112 §3.2.2) */
 			if (!(h->flags & HTTP_F_ABSOLUTE))
 				h->host = value;
@@ -318,9 +312,9 @@ static int on_field(struct http_head *h, struct span name, struct span value)
 		if (span_ieq(name.p, 14, "content-length")) {
 			int64_t v;
 			if (parse_content_length(value, &v) < 0)
-				return -400;
+				return bad(h, -400, "Content-Length is not plain digits");
 			if ((h->flags & HTTP_F_HAS_CL) && v != h->content_length)
-				return -400;
+				return bad(h, -400, "differing Content-Length values");
 			h->content_length = v;
 			h->flags |= HTTP_F_HAS_CL;
 		}
@@ -331,7 +325,7 @@ static int on_field(struct http_head *h, struct span name, struct span value)
 		} else if (span_ieq(name.p, 17, "transfer-encoding")) {
 			/* one field only: a split list is legal but only ever seen in attacks */
 			if (h->seen & SEEN_TE)
-				return -400;
+				return bad(h, -400, "more than one Transfer-Encoding field");
 			h->seen |= SEEN_TE;
 			return parse_transfer_encoding(h, value);
 		}
@@ -351,13 +345,13 @@ static int parse_target(struct http_head *h)
 	for (uint32_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)t[i];
 		if (c <= 0x20 || c >= 0x7f || c == '#')
-			return -400;
+			return bad(h, -400, "invalid byte in the request target");
 	}
 	const char *path = t;
 	uint32_t plen = n;
 	if (t[0] == '*') {
 		if (n != 1 || h->method != HTTP_M_OPTIONS)
-			return -400;
+			return bad(h, -400, "asterisk target outside OPTIONS *");
 		h->flags |= HTTP_F_ASTERISK;
 		h->path.p = t;
 		h->path.len = 1;
@@ -371,17 +365,17 @@ static int parse_target(struct http_head *h)
 		else if (n > 8 && span_ieq(t, 8, "https://"))
 			skip = 8;
 		else
-			return -400;
+			return bad(h, -400, "request target is neither origin- nor absolute-form");
 		uint32_t a = skip;
 		while (a < n && t[a] != '/' && t[a] != '?')
 			a++;
 		if (a == skip)
-			return -400;
+			return bad(h, -400, "absolute-form target without a host");
 		for (uint32_t i = skip; i < a; i++)
 			if (t[i] == '@')
-				return -400;
+				return bad(h, -400, "userinfo in the target");
 		if (!host_valid(t + skip, a - skip))
-			return -400;
+			return bad(h, -400, "invalid host in the target");
 		h->host.p = t + skip;
 		h->host.len = a - skip;
 		h->flags |= HTTP_F_ABSOLUTE;
@@ -410,7 +404,7 @@ static int parse_request_line(struct http_head *h, const char *p, uint32_t n)
 	while (i < n && tchar_map[(unsigned char)p[i]])
 		i++;
 	if (i == 0 || i >= n || p[i] != ' ')
-		return -400;
+		return bad(h, -400, "malformed method");
 	h->method_str.p = p;
 	h->method_str.len = i;
 	h->method = method_of(p, i);
@@ -418,7 +412,7 @@ static int parse_request_line(struct http_head *h, const char *p, uint32_t n)
 	while (i < n && p[i] != ' ')
 		i++;
 	if (i == ts || i >= n)
-		return -400;
+		return bad(h, -400, "malformed request line");
 	h->target.p = p + ts;
 	h->target.len = i - ts;
 	i++;
@@ -426,9 +420,9 @@ static int parse_request_line(struct http_head *h, const char *p, uint32_t n)
 	uint32_t vl = n - i;
 	if (vl != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
 	    v[7] < '0' || v[7] > '9')
-		return -400;
+		return bad(h, -400, "malformed HTTP version");
 	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
-		return -505;
+		return bad(h, -505, "HTTP version other than 1.0 and 1.1");
 	h->version = (uint8_t)(v[7] == '1' ? 11 : 10);
 	return parse_target(h);
 }
@@ -438,7 +432,7 @@ static int parse_request_line(struct http_head *h, const char *p, uint32_t n)
  * limit. The same checks run, in the same order, on a complete line, so a
  * request fed byte by byte gets exactly the verdict it gets when fed whole.
  * `avail` is where the known bytes of the line end (the '\n' when complete). */
-static int line_prefix_check(const struct http_head *h, const char *buf, uint32_t start, uint32_t avail,
+static int line_prefix_check(struct http_head *h, const char *buf, uint32_t start, uint32_t avail,
                              int complete, uint32_t lim_end, int lim_err)
 {
 	uint32_t scan = avail < lim_end ? avail : lim_end;
@@ -446,15 +440,15 @@ static int line_prefix_check(const struct http_head *h, const char *buf, uint32_
 	for (uint32_t i = start; i < scan; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\r' && i + 1 != avail)
-			return -400; /* followed by something other than LF */
+			return bad(h, -400, "CR not followed by LF");
 		if (in_method && !tchar_map[c]) {
 			if (c != ' ' && c != '\r')
-				return -400;
+				return bad(h, -400, "invalid byte in the method");
 			in_method = 0;
 		}
 	}
 	if (complete ? avail >= lim_end : (avail > lim_end || (avail == lim_end && buf[avail - 1] != '\r')))
-		return lim_err;
+		return bad(h, lim_err, lim_err == -414 ? "request line over the limit" : "header section over the limit");
 	return 0;
 }
 
@@ -469,7 +463,7 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 		len = max_head + (size_t)max_rl; /* nothing past this can matter */
 
 	if (h->state == ST_DONE)
-		return -400;
+		return bad(h, -400, "head already complete");
 	for (;;) {
 		uint32_t start = h->pos;
 		uint32_t lim_end = max_head;
@@ -496,7 +490,7 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 		if (h->state == ST_LINE) {
 			if (llen == 0) {
 				if (h->pos > 4)
-					return -400; /* at most two stray empty lines before a request */
+					return bad(h, -400, "empty lines before the request line");
 				continue;
 			}
 			r = parse_request_line(h, line, llen);
@@ -508,28 +502,28 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 
 		if (llen == 0) {
 			if (h->version == 11 && !(h->seen & SEEN_HOST))
-				return -400;
+				return bad(h, -400, "HTTP/1.1 request without Host");
 			if ((h->seen & SEEN_TE) && (h->flags & HTTP_F_HAS_CL))
-				return -400;
+				return bad(h, -400, "both Content-Length and Transfer-Encoding");
 			h->state = ST_DONE;
 			return (int)h->pos;
 		}
 		if (is_ows(line[0]))
-			return -400; /* obs-fold, or whitespace before the first field */
+			return bad(h, -400, "obs-fold or whitespace at the start of a field line");
 		uint32_t c = 0;
 		while (c < llen && tchar_map[(unsigned char)line[c]])
 			c++;
 		if (c == 0 || c >= llen || line[c] != ':')
-			return -400; /* empty name, invalid char, or whitespace before ':' */
+			return bad(h, -400, "invalid field name, or whitespace before the colon");
 		if (h->nfields >= max_fields)
-			return -431;
+			return bad(h, -431, "too many header fields");
 		uint32_t vs = c + 1, ve = llen;
 		while (vs < ve && is_ows(line[vs]))
 			vs++;
 		while (ve > vs && is_ows(line[ve - 1]))
 			ve--;
 		if (!field_value_ok(line + vs, ve - vs))
-			return -400;
+			return bad(h, -400, "control character in a field value");
 		struct http_field *f = &h->fields[h->nfields++];
 		f->name.p = line;
 		f->name.len = c;

@@ -92,9 +92,10 @@ int path_normalize(const char *raw, size_t len, char *out, size_t cap, size_t *o
 int path_has_dotfile(const char *path, size_t len)
 {
 	size_t i = 0;
-	static const char wk[] = "/.well-known/";
-	if (len >= sizeof wk - 1 && memcmp(path, wk, sizeof wk - 1) == 0)
-		i = sizeof wk - 2; /* at the '/' after .well-known */
+	static const char wk[] = "/.well-known"; /* RFC 8615 */
+	size_t wl = sizeof wk - 1;
+	if (len >= wl && memcmp(path, wk, wl) == 0 && (len == wl || path[wl] == '/'))
+		i = wl; /* .well-known itself is exempt, names under it are not */
 	for (; i < len; i++)
 		if (path[i] == '/' && i + 1 < len && path[i + 1] == '.')
 			return 1;

@@ -2,7 +2,8 @@
  *
  * Pure. Turns the raw path of a request-target into a clean relative path that
  * can be opened beneath the document root: percent-decoded exactly once, dot
- * segments resolved, never starting with '/', never containing "..", "//" or NUL.
+ * segments resolved, always starting with a single '/', never containing a ".."
+ * or "." segment, "//" or NUL.
  * The kernel (openat2 RESOLVE_BENEATH) is the second line of defence; this is
  * the first.
  */
@@ -30,7 +31,9 @@ int path_normalize(const char *raw, size_t len, char *out, size_t cap, size_t *o
 int path_has_dotfile(const char *path, size_t len);
 
 /* Percent-encode path for use in a Location header or an HTML href: every byte
- * outside unreserved / sub-delims / ':' '@' '/' becomes %XX. Returns the length
+ * outside unreserved, '/', ':', '@' and the sub-delims other than '&' and '\''
+ * becomes %XX ('&' and '\'' are encoded too, so the result is also safe in an
+ * HTML attribute). Returns the length
  * written (without NUL), or 0 when cap is too small. */
 size_t path_encode(const char *path, size_t len, char *out, size_t cap);
 
