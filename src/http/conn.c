@@ -494,10 +494,6 @@ static void wait_for_io(struct conn *c)
 	case C_IDLE:
 		if (c->tq != TQ_IDLE || !timer_armed(&c->timer))
 			set_timer(c, TQ_IDLE);
-		if (c->rbuf && buf_avail(c->rbuf) == 0) {
-			pool_put(&c->srv->bufs, c->rbuf);
-			c->rbuf = NULL;
-		}
 		break;
 	case C_HEAD:
 		if (c->tq != TQ_HEADER || !timer_armed(&c->timer))
@@ -508,6 +504,11 @@ static void wait_for_io(struct conn *c)
 		break;
 	default:
 		break;
+	}
+	/* waiting holds no empty buffer: a quiet connection costs only its struct */
+	if (c->rbuf && buf_avail(c->rbuf) == 0 && !c->x) {
+		pool_put(&c->srv->bufs, c->rbuf);
+		c->rbuf = NULL;
 	}
 	if (c->wbuf && buf_avail(c->wbuf) == 0) {
 		pool_put(&c->srv->bufs, c->wbuf);

@@ -170,8 +170,12 @@ static void accept_all(struct listener *ls)
 			case ENOMEM:
 				/* no descriptor for it: stop accepting for a moment instead
 				 * of spinning on a listener that stays ready */
-				if (!timer_armed(&ls->retry))
-					log_warn("accept: %s; pausing accepts for %d ms", strerror(errno), ACCEPT_RETRY_MS);
+				if (!ls->warned_ms || clock_cache.now_ms - ls->warned_ms >= 10000) {
+					log_warn("accept: %s; pausing accepts for %d ms at a time (next warning in 10 s at "
+					         "the earliest)",
+					         strerror(errno), ACCEPT_RETRY_MS);
+					ls->warned_ms = clock_cache.now_ms;
+				}
 				ls->paused = 1;
 				timer_arm(&s->tq_retry, &ls->retry);
 				return;

@@ -26,6 +26,7 @@ struct listener {
 	struct server *srv;
 	int paused;
 	uint8_t index;
+	uint64_t warned_ms; /* last "descriptors exhausted" warning, to rate-limit it */
 };
 
 struct server_stats {

@@ -26,7 +26,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, TempRoot, raw_request
+from harness import Server, TempRoot
 
 MB = 1 << 20
 
