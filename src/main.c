@@ -1,18 +1,16 @@
-/* main.c: the command line: settings from argv, then serve. */
+/* main.c: the command line: settings from argv and the file, then act. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
 #include "core/log.h"
 #include "http/mime.h"
-#include "http/server.h"
-#include "net/listen.h"
+#include "proc/master.h"
+#include "proc/title.h"
 
 static void raise_nofile(void)
 {
@@ -25,16 +23,31 @@ static void raise_nofile(void)
 
 int main(int argc, char **argv)
 {
-	struct settings cfg;
-	settings_init(&cfg);
-	int r = conf_parse_args(&cfg, argc, argv);
+	/* argv's memory becomes the process title; work from a copy */
+	char **args = title_init(argc, argv);
+	if (!args)
+		return 1;
+	static struct settings cfg;
+	char err[600];
+	int r = conf_load(&cfg, argc, args, err, sizeof err);
 	if (r == 1)
 		return 0;
-	if (r != 0)
-		return r;
+	if (r == 2)
+		return 2;
+	if (r == 3) {
+		fprintf(stderr, "hearth: %s\n", err);
+		return 1;
+	}
+	if (cfg.signal)
+		return master_signal(&cfg);
+	if (cfg.test_only)
+		return master_test_config(&cfg);
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
+	char cwd[4096];
+	if (getcwd(cwd, sizeof cwd))
+		master_absolutize(&cfg, cwd); /* logs reopen by name after a daemon's chdir("/") */
 	if (log_open_error(cfg.error_log, (enum log_level)cfg.log_level) < 0) {
 		fprintf(stderr, "hearth: --error-log: cannot open '%s': %s\n", cfg.error_log, strerror(errno));
 		return 1;
@@ -46,42 +59,9 @@ int main(int argc, char **argv)
 	}
 	if (mime_load(cfg.mime_types) <= 0)
 		log_warn("no MIME types loaded; everything is application/octet-stream");
-
-	int rootfd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		log_error("cannot serve '%s': %s", cfg.root, strerror(errno));
-		return 1;
-	}
-	close(rootfd);
-
-	int fds[CONF_MAX_LISTEN];
-	for (unsigned i = 0; i < cfg.nlisten; i++) {
-		fds[i] = listener_open(&cfg.listen[i], 4096);
-		if (fds[i] < 0) {
-			log_error("cannot listen on %s: %s", cfg.listen[i].text, strerror(-fds[i]));
-			return 1;
-		}
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof ss;
-		char name[128];
-		getsockname(fds[i], (struct sockaddr *)&ss, &sl);
-		sockaddr_format((struct sockaddr *)&ss, name, sizeof name);
-		log_info("listening on %s", name);
-	}
-
-	struct server srv;
-	r = server_init(&srv, &cfg, fds, cfg.nlisten);
-	if (r < 0) {
-		log_error("cannot start serving %s: %s", cfg.root, strerror(-r));
-		return 1;
-	}
-	log_info("serving %s", cfg.root);
-	r = server_run(&srv);
-	if (r < 0)
-		log_error("event loop: %s", strerror(-r));
-	server_free(&srv);
-	log_info("stopped");
+	r = master_run(&cfg, argc, args);
 	log_close();
 	mime_free();
-	return r < 0 ? 1 : 0;
+	settings_free(&cfg);
+	return r;
 }

@@ -1,8 +1,16 @@
-/* conf.c: defaults and the command line. */
+/* conf.c: defaults, the option table shared by flags and file, and loading.
+ *
+ * Every option is one row of `options`: its name (the flag without dashes and
+ * the directive), what kind of value it takes, and where it lands. Flags and
+ * file directives both go through conf_apply(), so a value is validated the
+ * same way wherever it comes from, and a new option is one new row.
+ */
 #include "conf/conf.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
@@ -10,14 +18,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
+
+#define CONF_FILE_MAX (1u << 20) /* a configuration file larger than 1 MiB is a mistake */
+
+/* ---- settings and their strings ---- */
+
+static void site_unset(struct site_conf *site)
+{
+	memset(site, 0, sizeof *site);
+	site->listing = site->follow_symlinks = site->dotfiles = -1;
+}
 
 void settings_init(struct settings *s)
 {
 	memset(s, 0, sizeof *s);
-	s->root = ".";
-	s->workers = 1;
+	site_unset(&s->top);
+	s->unix_mode = DEFAULT_UNIX_MODE;
+	s->workers = -1;
+	s->shutdown_timeout_ms = DEFAULT_SHUTDOWN_TIMEOUT_MS;
+	s->accept_mode = ACCEPT_SHARED;
 	s->timeout_header_ms = DEFAULT_TIMEOUT_HEADER_MS;
 	s->timeout_body_ms = DEFAULT_TIMEOUT_BODY_MS;
 	s->timeout_idle_ms = DEFAULT_TIMEOUT_IDLE_MS;
@@ -32,10 +55,42 @@ void settings_init(struct settings *s)
 	s->max_fields = 100;
 }
 
+void settings_free(struct settings *s)
+{
+	for (size_t i = 0; i < s->narena_blocks; i++)
+		free(s->arena_blocks[i]);
+	free(s->arena_blocks);
+	s->arena_blocks = NULL;
+	s->narena_blocks = 0;
+}
+
+const char *conf_strdup(struct settings *s, const char *p, size_t n)
+{
+	if (s->narena_blocks == s->arena_cap) {
+		size_t nc = s->arena_cap ? s->arena_cap * 2 : 32;
+		char **nb = realloc(s->arena_blocks, nc * sizeof *nb);
+		if (!nb)
+			return NULL;
+		s->arena_blocks = nb;
+		s->arena_cap = nc;
+	}
+	char *c = malloc(n + 1);
+	if (!c)
+		return NULL;
+	memcpy(c, p, n);
+	c[n] = '\0';
+	s->arena_blocks[s->narena_blocks++] = c;
+	return c;
+}
+
+/* ---- value parsers ---- */
+
 int conf_parse_seconds(const char *text, uint32_t *ms)
 {
 	char *end;
 	errno = 0;
+	if (!((*text >= '0' && *text <= '9') || *text == '.'))
+		return -1;
 	double v = strtod(text, &end);
 	if (errno || end == text || *end || !(v > 0) || v > 86400.0)
 		return -1;
@@ -68,32 +123,70 @@ int conf_parse_size(const char *text, uint64_t *out)
 	return 0;
 }
 
+static int parse_uint(const char *text, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static int parse_port(const char *p, uint16_t *port)
 {
-	if (!*p || strlen(p) > 5)
-		return -1;
-	unsigned v = 0;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	if (v > 65535)
+	unsigned long v;
+	if (strlen(p) > 5 || parse_uint(p, 65535, &v) < 0)
 		return -1;
 	*port = (uint16_t)v;
+	return 0;
+}
+
+static int parse_unix(const char *text, struct listen_spec *spec, char *err, size_t errlen)
+{
+	const char *path = text + 5;
+	struct sockaddr_un *un = (struct sockaddr_un *)&spec->addr;
+	size_t n = strlen(path);
+	un->sun_family = AF_UNIX;
+	spec->is_unix = 1;
+	if (n == 0 || (path[0] == '@' && n == 1)) {
+		snprintf(err, errlen, "empty socket path");
+		return -1;
+	}
+	if (n >= sizeof un->sun_path) {
+		snprintf(err, errlen, "socket path longer than %zu bytes", sizeof un->sun_path - 1);
+		return -1;
+	}
+	if (path[0] == '@') {
+		/* abstract namespace: a leading NUL, the name, no terminator counted */
+		un->sun_path[0] = '\0';
+		memcpy(un->sun_path + 1, path + 1, n - 1);
+		spec->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+		return 0;
+	}
+	if (path[0] != '/') {
+		snprintf(err, errlen, "a Unix socket path must be absolute (unix:/path) or abstract (unix:@name)");
+		return -1;
+	}
+	memcpy(un->sun_path, path, n + 1);
+	spec->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 	return 0;
 }
 
 int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, size_t errlen)
 {
 	char host[128];
-	const char *port_s;
 	memset(spec, 0, sizeof *spec);
 	if (strlen(text) >= sizeof spec->text) {
 		snprintf(err, errlen, "address too long");
 		return -1;
 	}
 	strcpy(spec->text, text);
+	if (strncmp(text, "unix:", 5) == 0)
+		return parse_unix(text, spec, err, errlen);
 	if (text[0] == '[') {
 		const char *rb = strchr(text, ']');
 		if (!rb || rb[1] != ':') {
@@ -107,11 +200,10 @@ int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, siz
 		}
 		memcpy(host, text + 1, hl);
 		host[hl] = '\0';
-		port_s = rb + 2;
 		uint16_t port;
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&spec->addr;
-		if (parse_port(port_s, &port) < 0) {
-			snprintf(err, errlen, "bad port '%s'", port_s);
+		if (parse_port(rb + 2, &port) < 0) {
+			snprintf(err, errlen, "bad port '%s'", rb + 2);
 			return -1;
 		}
 		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) {
@@ -125,7 +217,7 @@ int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, siz
 	}
 	const char *colon = strrchr(text, ':');
 	if (!colon) {
-		snprintf(err, errlen, "expected HOST:PORT, [IPV6]:PORT or :PORT");
+		snprintf(err, errlen, "expected HOST:PORT, [IPV6]:PORT, :PORT or unix:/path");
 		return -1;
 	}
 	size_t hl = (size_t)(colon - text);
@@ -150,7 +242,7 @@ int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, siz
 	}
 	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1)
 		return 0;
-	/* a name: resolve it once, at start-up */
+	/* a name: resolved once, when the settings are loaded */
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
 	int r = getaddrinfo(host, NULL, &hints, &res);
 	if (r != 0) {
@@ -167,202 +259,561 @@ int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, siz
 	return 0;
 }
 
+/* "auto" or a CPU list like "0,2-3" (each CPU < CPU_SETSIZE). */
+static int valid_cpu_list(const char *v)
+{
+	if (strcmp(v, "auto") == 0)
+		return 1;
+	const char *p = v;
+	for (;;) {
+		unsigned long a, b;
+		char *end;
+		if (*p < '0' || *p > '9')
+			return 0;
+		a = strtoul(p, &end, 10);
+		b = a;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (*p < '0' || *p > '9')
+				return 0;
+			b = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (a > b || b >= 1024)
+			return 0;
+		if (*p == '\0')
+			return 1;
+		if (*p != ',')
+			return 0;
+		p++;
+	}
+}
+
+/* ---- the option table ---- */
+
+enum kind {
+	K_BOOL,     /* int in the site (or settings): on/off, no argument = on */
+	K_FLAG,     /* int in settings: on/off */
+	K_SECONDS,  /* uint32_t milliseconds */
+	K_SIZE64,   /* uint64_t bytes */
+	K_SIZE32,   /* uint32_t bytes, 1..max */
+	K_COUNT32,  /* uint32_t, 1..max */
+	K_STRING,   /* const char * */
+	K_SITE_STR, /* const char * in the site */
+	K_LISTEN,
+	K_WORKERS,
+	K_NICE,
+	K_MODE,
+	K_LOGLEVEL,
+	K_ACCEPT,
+	K_AFFINITY,
+	K_LOGPATH,  /* access log: PATH, - or off */
+	K_ERRPATH,  /* error log: PATH or - */
+};
+
+#define SITE 1
+struct option_row {
+	const char *name;
+	enum kind kind;
+	int site; /* allowed inside a site block (and then stored in struct site_conf) */
+	size_t off;
+	uint64_t max;
+	const char *help_arg;
+};
+
+#define S(field) offsetof(struct settings, field)
+#define SC(field) offsetof(struct site_conf, field)
+
+static const struct option_row options[] = {
+        {"root", K_SITE_STR, SITE, SC(root), 0, "DIR"},
+        {"listing", K_BOOL, SITE, SC(listing), 0, NULL},
+        {"follow-symlinks", K_BOOL, SITE, SC(follow_symlinks), 0, NULL},
+        {"dotfiles", K_BOOL, SITE, SC(dotfiles), 0, NULL},
+        {"listen", K_LISTEN, 0, 0, 0, "ADDR"},
+        {"unix-mode", K_MODE, 0, S(unix_mode), 0, "MODE"},
+        {"workers", K_WORKERS, 0, S(workers), 0, "N"},
+        {"worker-nice", K_NICE, 0, S(worker_nice), 0, "N"},
+        {"worker-cpu-affinity", K_AFFINITY, 0, S(worker_cpu_affinity), 0, "LIST"},
+        {"user", K_STRING, 0, S(user), 0, "USER"},
+        {"pid-file", K_STRING, 0, S(pid_file), 0, "PATH"},
+        {"daemon", K_FLAG, 0, S(daemon), 0, NULL},
+        {"shutdown-timeout", K_SECONDS, 0, S(shutdown_timeout_ms), 0, "SECONDS"},
+        {"accept-mode", K_ACCEPT, 0, S(accept_mode), 0, "MODE"},
+        {"timeout-header", K_SECONDS, 0, S(timeout_header_ms), 0, "SECONDS"},
+        {"timeout-body", K_SECONDS, 0, S(timeout_body_ms), 0, "SECONDS"},
+        {"timeout-idle", K_SECONDS, 0, S(timeout_idle_ms), 0, "SECONDS"},
+        {"timeout-send", K_SECONDS, 0, S(timeout_send_ms), 0, "SECONDS"},
+        {"keepalive-requests", K_COUNT32, 0, S(keepalive_requests), UINT32_MAX, "N"},
+        {"max-body-size", K_SIZE64, 0, S(max_body_size), 0, "SIZE"},
+        {"max-request-line", K_SIZE32, 0, S(max_request_line), 1u << 20, "SIZE"},
+        {"max-header-size", K_SIZE32, 0, S(max_head), 1u << 20, "SIZE"},
+        {"max-header-fields", K_COUNT32, 0, S(max_fields), 128, "N"},
+        {"access-log", K_LOGPATH, 0, S(access_log), 0, "PATH"},
+        {"error-log", K_ERRPATH, 0, S(error_log), 0, "PATH"},
+        {"log-level", K_LOGLEVEL, 0, S(log_level), 0, "LEVEL"},
+        {"mime-types", K_STRING, 0, S(mime_types), 0, "FILE"},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static const struct option_row *find_option(const char *name)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static int parse_bool(int argc, const char *const *argv, int *out)
+{
+	if (argc == 0) {
+		*out = 1;
+		return 0;
+	}
+	if (argc == 1 && (strcmp(argv[0], "on") == 0 || strcmp(argv[0], "yes") == 0)) {
+		*out = 1;
+		return 0;
+	}
+	if (argc == 1 && (strcmp(argv[0], "off") == 0 || strcmp(argv[0], "no") == 0)) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+int conf_apply(struct settings *s, struct site_conf *site, const char *name, int argc, const char *const *argv,
+               char *err, size_t errlen)
+{
+	const struct option_row *o = find_option(name);
+	if (!o) {
+		snprintf(err, errlen, "unknown directive");
+		return -1;
+	}
+	if (site && !o->site) {
+		snprintf(err, errlen, "not allowed inside a site block");
+		return -1;
+	}
+	if (o->kind == K_BOOL || o->kind == K_FLAG) {
+		int v;
+		if (parse_bool(argc, argv, &v) < 0) {
+			snprintf(err, errlen, "expects on or off");
+			return -1;
+		}
+		if (o->kind == K_BOOL)
+			*(int *)((char *)(site ? site : &s->top) + o->off) = v;
+		else
+			*(int *)((char *)s + o->off) = v;
+		return 0;
+	}
+	if (argc != 1) {
+		snprintf(err, errlen, argc == 0 ? "needs a value" : "takes one value");
+		return -1;
+	}
+	const char *v = argv[0];
+	char *field = (char *)s + o->off;
+	unsigned long n;
+	switch (o->kind) {
+	case K_SECONDS:
+		if (conf_parse_seconds(v, (uint32_t *)field) < 0)
+			goto invalid_seconds;
+		return 0;
+	case K_SIZE64:
+		if (conf_parse_size(v, (uint64_t *)field) < 0)
+			goto invalid_size;
+		return 0;
+	case K_SIZE32: {
+		uint64_t x;
+		if (conf_parse_size(v, &x) < 0 || x < 256 || x > o->max)
+			goto invalid_size;
+		*(uint32_t *)field = (uint32_t)x;
+		return 0;
+	}
+	case K_COUNT32:
+		if (parse_uint(v, o->max, &n) < 0 || n == 0) {
+			snprintf(err, errlen, "invalid value '%s' (a count from 1 to %llu)", v,
+			         (unsigned long long)o->max);
+			return -1;
+		}
+		*(uint32_t *)field = (uint32_t)n;
+		return 0;
+	case K_STRING:
+		if (!*v)
+			goto invalid;
+		*(const char **)field = v;
+		return 0;
+	case K_SITE_STR:
+		if (!*v)
+			goto invalid;
+		*(const char **)((char *)(site ? site : &s->top) + o->off) = v;
+		return 0;
+	case K_LISTEN: {
+		char e[160];
+		if (s->nlisten >= CONF_MAX_LISTEN) {
+			snprintf(err, errlen, "too many listeners (at most %d)", CONF_MAX_LISTEN);
+			return -1;
+		}
+		if (conf_parse_listen(v, &s->listen[s->nlisten], e, sizeof e) < 0) {
+			snprintf(err, errlen, "invalid address '%s': %s", v, e);
+			return -1;
+		}
+		s->nlisten++;
+		return 0;
+	}
+	case K_WORKERS:
+		if (strcmp(v, "auto") == 0) {
+			s->workers = -1;
+			return 0;
+		}
+		if (parse_uint(v, 512, &n) < 0) {
+			snprintf(err, errlen, "invalid value '%s' (auto, or 0 to 512)", v);
+			return -1;
+		}
+		s->workers = (int)n;
+		return 0;
+	case K_NICE: {
+		char *end;
+		long x = strtol(v, &end, 10);
+		if (!*v || *end || x < -20 || x > 19) {
+			snprintf(err, errlen, "invalid value '%s' (-20 to 19)", v);
+			return -1;
+		}
+		s->worker_nice = (int)x;
+		s->worker_nice_set = 1;
+		return 0;
+	}
+	case K_MODE: {
+		char *end;
+		unsigned long x = strtoul(v, &end, 8);
+		if (*v < '0' || *v > '7' || *end || x > 0777) {
+			snprintf(err, errlen, "invalid value '%s' (octal permissions such as 0660)", v);
+			return -1;
+		}
+		s->unix_mode = (uint32_t)x;
+		return 0;
+	}
+	case K_LOGLEVEL: {
+		static const char *const lv[] = {"debug", "info", "notice", "warn", "error"};
+		for (int i = 0; i < 5; i++)
+			if (strcmp(v, lv[i]) == 0) {
+				s->log_level = i;
+				return 0;
+			}
+		snprintf(err, errlen, "invalid value '%s' (debug, info, notice, warn, error)", v);
+		return -1;
+	}
+	case K_ACCEPT:
+		if (strcmp(v, "shared") == 0)
+			s->accept_mode = ACCEPT_SHARED;
+		else if (strcmp(v, "reuseport") == 0)
+			s->accept_mode = ACCEPT_REUSEPORT;
+		else {
+			snprintf(err, errlen, "invalid value '%s' (shared or reuseport)", v);
+			return -1;
+		}
+		return 0;
+	case K_AFFINITY:
+		if (!valid_cpu_list(v)) {
+			snprintf(err, errlen, "invalid value '%s' (auto, or CPUs like 0,2-3)", v);
+			return -1;
+		}
+		s->worker_cpu_affinity = v;
+		return 0;
+	case K_LOGPATH:
+		if (!*v)
+			goto invalid;
+		s->access_log = v;
+		return 0;
+	case K_ERRPATH:
+		if (!*v || strcmp(v, "off") == 0) {
+			snprintf(err, errlen, "invalid value '%s' (PATH or -)", v);
+			return -1;
+		}
+		s->error_log = v;
+		return 0;
+	default:
+		break;
+	}
+invalid:
+	snprintf(err, errlen, "invalid value '%s'", v);
+	return -1;
+invalid_seconds:
+	snprintf(err, errlen, "invalid value '%s' (seconds, > 0 and <= 86400)", v);
+	return -1;
+invalid_size:
+	snprintf(err, errlen, "invalid value '%s' (bytes, or with k, m, g)", v);
+	return -1;
+}
+
+/* ---- sites ---- */
+
+int conf_finish(struct settings *s, char *err, size_t errlen)
+{
+	char e[160];
+	if (s->nlisten == 0)
+		conf_parse_listen("127.0.0.1:8080", &s->listen[s->nlisten++], e, sizeof e);
+	if (!s->top.root)
+		s->top.root = ".";
+	if (s->top.listing < 0)
+		s->top.listing = 0;
+	if (s->top.follow_symlinks < 0)
+		s->top.follow_symlinks = 0;
+	if (s->top.dotfiles < 0)
+		s->top.dotfiles = 0;
+	for (unsigned i = 0; i < s->nsites; i++) {
+		struct site_conf *site = &s->sites[i];
+		if (!site->root)
+			site->root = s->top.root;
+		if (site->listing < 0)
+			site->listing = s->top.listing;
+		if (site->follow_symlinks < 0)
+			site->follow_symlinks = s->top.follow_symlinks;
+		if (site->dotfiles < 0)
+			site->dotfiles = s->top.dotfiles;
+	}
+	if (s->max_request_line > s->max_head) {
+		snprintf(err, errlen, "--max-request-line: larger than --max-header-size");
+		return -1;
+	}
+	if (s->daemon && strcmp(s->error_log, "-") == 0) {
+		snprintf(err, errlen, "--daemon: needs --error-log PATH (standard error is closed in the background)");
+		return -1;
+	}
+	if (s->daemon && strcmp(s->access_log, "-") == 0)
+		s->access_log = "off";
+	return 0;
+}
+
+static int host_matches(const char *name, const char *host, size_t len)
+{
+	if (name[0] == '*' && name[1] == '.') {
+		size_t sl = strlen(name + 1); /* ".example.com" */
+		return len > sl && strncasecmp(host + len - sl, name + 1, sl) == 0;
+	}
+	return strlen(name) == len && strncasecmp(name, host, len) == 0;
+}
+
+const struct site_conf *conf_site_for_host(const struct settings *s, const char *host, size_t len)
+{
+	if (s->nsites == 0)
+		return &s->top;
+	/* drop the port; an IPv6 literal keeps its brackets */
+	size_t n = len;
+	if (n && host[0] == '[') {
+		const char *rb = memchr(host, ']', n);
+		if (rb)
+			n = (size_t)(rb - host + 1);
+	} else {
+		const char *colon = memchr(host, ':', n);
+		if (colon)
+			n = (size_t)(colon - host);
+	}
+	if (n && host[n - 1] == '.')
+		n--; /* "example.com." is "example.com" */
+	const struct site_conf *def = &s->top;
+	for (unsigned i = 0; i < s->nsites; i++) {
+		const struct site_conf *site = &s->sites[i];
+		if (site->is_default)
+			def = site;
+		for (unsigned k = 0; k < site->nnames; k++)
+			if (n && host_matches(site->names[k], host, n))
+				return site;
+	}
+	return def;
+}
+
+/* ---- the command line ---- */
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 	        "Usage: hearth [OPTIONS] [ROOT]\n"
+	        "       hearth -t [-c FILE]                     test the configuration\n"
+	        "       hearth -s stop|quit|reload|reopen [--pid-file PATH | -c FILE]\n"
 	        "Serve the folder ROOT (default: the current directory) over HTTP/1.1.\n"
 	        "\n"
-	        "  --root DIR                document root (same as ROOT)\n"
-	        "  --listen ADDR             HOST:PORT, [V6]:PORT or :PORT; repeatable\n"
-	        "                            (default 127.0.0.1:8080)\n"
-	        "  --workers N               worker processes (only 1 for now)\n"
-	        "  --timeout-header SECONDS  to receive a whole request head (default 15)\n"
-	        "  --timeout-body SECONDS    between reads of a request body (default 30)\n"
-	        "  --timeout-idle SECONDS    keep-alive wait for the next request (default 75)\n"
-	        "  --timeout-send SECONDS    for a client to accept more bytes (default 30)\n"
-	        "  --keepalive-requests N    requests per connection (default 10000)\n"
-	        "  --max-body-size SIZE      largest request body, e.g. 1m (default 1m)\n"
-	        "  --listing                 HTML listings for directories without index.html\n"
-	        "  --follow-symlinks         follow symbolic links (never out of ROOT)\n"
-	        "  --dotfiles                serve names starting with '.' (/.well-known/ always)\n"
-	        "  --access-log PATH|-|off   combined-format access log (default -: stdout)\n"
-	        "  --error-log PATH|-        error log (default -: stderr)\n"
-	        "  --log-level LEVEL         debug, info, notice, warn or error (default info)\n"
-	        "  --mime-types FILE         extension table (default /etc/mime.types)\n"
-	        "  --help                    show this help\n"
-	        "  --version                 show the version\n");
+	        "  -c, --config FILE           configuration file (flags override it)\n"
+	        "  --root DIR                  document root (same as ROOT)\n"
+	        "  --listen ADDR               HOST:PORT, [V6]:PORT, :PORT, unix:/path or unix:@name;\n"
+	        "                              repeatable (default 127.0.0.1:8080)\n"
+	        "  --unix-mode MODE            permissions of Unix socket files (default 0660)\n"
+	        "  --workers N|auto            worker processes (default auto: one per CPU;\n"
+	        "                              0: a single process, no master)\n"
+	        "  --worker-nice N             workers' nice value (-20 to 19)\n"
+	        "  --worker-cpu-affinity auto|LIST  pin workers to CPUs (LIST like 0,2-3)\n"
+	        "  --user USER[:GROUP]         workers' user when started as root (default nobody)\n"
+	        "  --pid-file PATH             write, lock and remove the master's pid file\n"
+	        "  --daemon                    run in the background (needs --error-log PATH)\n"
+	        "  --shutdown-timeout SECONDS  graceful stop limit (default 10)\n"
+	        "  --accept-mode shared|reuseport  how workers share listeners (default shared)\n"
+	        "  --timeout-header SECONDS    to receive a whole request head (default 15)\n"
+	        "  --timeout-body SECONDS      between reads of a request body (default 30)\n"
+	        "  --timeout-idle SECONDS      keep-alive wait for the next request (default 75)\n"
+	        "  --timeout-send SECONDS      for a client to accept more bytes (default 30)\n"
+	        "  --keepalive-requests N      requests per connection (default 10000)\n"
+	        "  --max-body-size SIZE        largest request body, e.g. 1m (default 1m)\n"
+	        "  --max-request-line SIZE     longest request line (default 8k)\n"
+	        "  --max-header-size SIZE      largest request head (default 16k)\n"
+	        "  --max-header-fields N       most header fields (default 100)\n"
+	        "  --listing                   HTML listings for directories without index.html\n"
+	        "  --follow-symlinks           follow symbolic links (never out of ROOT)\n"
+	        "  --dotfiles                  serve names starting with '.' (/.well-known/ always)\n"
+	        "  --access-log PATH|-|off     combined-format access log (default -: stdout)\n"
+	        "  --error-log PATH|-          error log (default -: stderr)\n"
+	        "  --log-level LEVEL           debug, info, notice, warn or error (default info)\n"
+	        "  --mime-types FILE           extension table (default /etc/mime.types)\n"
+	        "  -t                          test the configuration and exit\n"
+	        "  -s SIGNAL                   stop (graceful), quit (now), reload, reopen (logs)\n"
+	        "  --help                      show this help\n"
+	        "  --version                   show the version\n");
 }
 
-enum {
-	OPT_ROOT = 256,
-	OPT_LISTEN,
-	OPT_WORKERS,
-	OPT_T_HEADER,
-	OPT_T_BODY,
-	OPT_T_IDLE,
-	OPT_T_SEND,
-	OPT_LISTING,
-	OPT_SYMLINKS,
-	OPT_DOTFILES,
-	OPT_ACCESS_LOG,
-	OPT_ERROR_LOG,
-	OPT_LOG_LEVEL,
-	OPT_MIME,
-	OPT_KA_REQ,
-	OPT_MAX_BODY,
-	OPT_HELP,
-	OPT_VERSION,
+enum { OPT_HELP = 1000, OPT_VERSION, OPT_CONFIG };
+
+struct flag_value {
+	const struct option_row *row;
+	const char *value; /* NULL for a flag without argument */
+	const char *as_given;
 };
 
-static const struct option long_opts[] = {
-        {"root", required_argument, NULL, OPT_ROOT},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"workers", required_argument, NULL, OPT_WORKERS},
-        {"timeout-header", required_argument, NULL, OPT_T_HEADER},
-        {"timeout-body", required_argument, NULL, OPT_T_BODY},
-        {"timeout-idle", required_argument, NULL, OPT_T_IDLE},
-        {"timeout-send", required_argument, NULL, OPT_T_SEND},
-        {"listing", no_argument, NULL, OPT_LISTING},
-        {"follow-symlinks", no_argument, NULL, OPT_SYMLINKS},
-        {"dotfiles", no_argument, NULL, OPT_DOTFILES},
-        {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
-        {"error-log", required_argument, NULL, OPT_ERROR_LOG},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"mime-types", required_argument, NULL, OPT_MIME},
-        {"keepalive-requests", required_argument, NULL, OPT_KA_REQ},
-        {"max-body-size", required_argument, NULL, OPT_MAX_BODY},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-};
-
-static int bad(const char *flag, const char *fmt, const char *val)
+static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-	fprintf(stderr, "hearth: --%s: ", flag);
-	fprintf(stderr, fmt, val);
-	fputc('\n', stderr);
-	return 2;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
+		snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
+		close(fd);
+		return -1;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	while (buf && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	*out = buf;
+	*len = got;
+	return 0;
 }
 
-int conf_parse_args(struct settings *s, int argc, char **argv)
+int conf_load(struct settings *s, int argc, char **argv, char *err, size_t errlen)
 {
-	int c, idx;
-	unsigned nlisten = 0;
-	char err[160];
+	static struct option long_opts[NOPTIONS + 4];
+	struct flag_value *flags = calloc((size_t)argc + 1, sizeof *flags);
+	size_t nflags = 0;
+	int ret = 2;
+	settings_init(s);
+	err[0] = '\0';
+	if (!flags)
+		return 2;
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		int is_bool = options[i].kind == K_BOOL || options[i].kind == K_FLAG;
+		long_opts[i] = (struct option){options[i].name, is_bool ? no_argument : required_argument, NULL,
+		                               (int)(2000 + i)};
+	}
+	long_opts[NOPTIONS] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	long_opts[NOPTIONS + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	long_opts[NOPTIONS + 2] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	long_opts[NOPTIONS + 3] = (struct option){NULL, 0, NULL, 0};
+
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":", long_opts, &idx)) != -1) {
-		const char *name = (c >= OPT_ROOT && c <= OPT_VERSION) ? long_opts[c - OPT_ROOT].name : "";
+	int c;
+	while ((c = getopt_long(argc, argv, ":c:ts:", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_ROOT:
-			s->root = optarg;
-			break;
-		case OPT_LISTEN:
-			if (nlisten >= CONF_MAX_LISTEN)
-				return bad(name, "too many listeners (at most %s)", "32");
-			if (conf_parse_listen(optarg, &s->listen[nlisten], err, sizeof err) < 0) {
-				fprintf(stderr, "hearth: --listen: invalid address '%s': %s\n", optarg, err);
-				return 2;
-			}
-			nlisten++;
-			break;
-		case OPT_WORKERS: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end || v != 1)
-				return bad(name, "invalid value '%s' (this version runs exactly 1 worker)", optarg);
-			s->workers = 1;
-			break;
-		}
-		case OPT_T_HEADER:
-		case OPT_T_BODY:
-		case OPT_T_IDLE:
-		case OPT_T_SEND: {
-			uint32_t ms;
-			if (conf_parse_seconds(optarg, &ms) < 0)
-				return bad(name, "invalid value '%s' (seconds, > 0 and <= 86400)", optarg);
-			if (c == OPT_T_HEADER)
-				s->timeout_header_ms = ms;
-			else if (c == OPT_T_BODY)
-				s->timeout_body_ms = ms;
-			else if (c == OPT_T_IDLE)
-				s->timeout_idle_ms = ms;
-			else
-				s->timeout_send_ms = ms;
-			break;
-		}
-		case OPT_LISTING:
-			s->listing = 1;
-			break;
-		case OPT_SYMLINKS:
-			s->follow_symlinks = 1;
-			break;
-		case OPT_DOTFILES:
-			s->dotfiles = 1;
-			break;
-		case OPT_ACCESS_LOG:
-			if (!*optarg)
-				return bad(name, "invalid value '%s' (PATH, - or off)", optarg);
-			s->access_log = optarg;
-			break;
-		case OPT_ERROR_LOG:
-			if (!*optarg || strcmp(optarg, "off") == 0)
-				return bad(name, "invalid value '%s' (PATH or -)", optarg);
-			s->error_log = optarg;
-			break;
-		case OPT_LOG_LEVEL: {
-			static const char *const lv[] = {"debug", "info", "notice", "warn", "error"};
-			int found = -1;
-			for (int i = 0; i < 5; i++)
-				if (strcmp(optarg, lv[i]) == 0)
-					found = i;
-			if (found < 0)
-				return bad(name, "invalid value '%s' (debug, info, notice, warn, error)", optarg);
-			s->log_level = found;
-			break;
-		}
-		case OPT_MIME:
-			s->mime_types = optarg;
-			break;
-		case OPT_KA_REQ: {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end || errno || v == 0 || v > UINT32_MAX)
-				return bad(name, "invalid value '%s' (a count >= 1)", optarg);
-			s->keepalive_requests = (uint32_t)v;
-			break;
-		}
-		case OPT_MAX_BODY:
-			if (conf_parse_size(optarg, &s->max_body_size) < 0)
-				return bad(name, "invalid value '%s' (bytes, or with k, m, g)", optarg);
-			break;
 		case OPT_HELP:
 			usage(stdout);
-			return 1;
+			ret = 1;
+			goto out;
 		case OPT_VERSION:
 			printf("hearth %s\n", HEARTH_VERSION);
-			return 1;
+			ret = 1;
+			goto out;
+		case 'c':
+		case OPT_CONFIG:
+			s->config_file = optarg;
+			break;
+		case 't':
+			s->test_only = 1;
+			break;
+		case 's':
+			if (strcmp(optarg, "stop") && strcmp(optarg, "quit") && strcmp(optarg, "reload") &&
+			    strcmp(optarg, "reopen")) {
+				fprintf(stderr, "hearth: -s: invalid signal '%s' (stop, quit, reload or reopen)\n", optarg);
+				goto out;
+			}
+			s->signal = optarg;
+			break;
 		case ':':
 			fprintf(stderr, "hearth: %s: requires a value\n", argv[optind - 1]);
-			return 2;
-		default:
+			goto out;
+		case '?':
 			fprintf(stderr, "hearth: %s: unknown option (see --help)\n", argv[optind - 1]);
-			return 2;
+			goto out;
+		default:
+			if (c >= 2000 && c < 2000 + (int)NOPTIONS) {
+				flags[nflags].row = &options[c - 2000];
+				flags[nflags].value = optarg;
+				nflags++;
+				break;
+			}
+			fprintf(stderr, "hearth: %s: unknown option (see --help)\n", argv[optind - 1]);
+			goto out;
 		}
 	}
-	if (optind < argc) {
-		if (argc - optind > 1) {
-			fprintf(stderr, "hearth: %s: only one ROOT may be given\n", argv[optind + 1]);
-			return 2;
+	if (argc - optind > 1) {
+		fprintf(stderr, "hearth: %s: only one ROOT may be given\n", argv[optind + 1]);
+		goto out;
+	}
+	if (s->config_file) {
+		char *text;
+		size_t len;
+		if (read_file(s->config_file, &text, &len, err, errlen) < 0) {
+			ret = 3;
+			goto out;
 		}
-		s->root = argv[optind];
+		int r = conf_parse_text(s, s->config_file, text, len, err, errlen);
+		free(text);
+		if (r < 0) {
+			ret = 3;
+			goto out;
+		}
 	}
-	if (nlisten == 0) {
-		conf_parse_listen("127.0.0.1:8080", &s->listen[0], err, sizeof err);
-		nlisten = 1;
+	/* flags win over the file; a --listen on the command line replaces the file's */
+	for (size_t i = 0; i < nflags; i++)
+		if (flags[i].row->kind == K_LISTEN) {
+			s->nlisten = 0;
+			break;
+		}
+	for (size_t i = 0; i < nflags; i++) {
+		char e[200];
+		const char *v = flags[i].value;
+		if (conf_apply(s, NULL, flags[i].row->name, v ? 1 : 0, &v, e, sizeof e) < 0) {
+			fprintf(stderr, "hearth: --%s: %s\n", flags[i].row->name, e);
+			goto out;
+		}
 	}
-	s->nlisten = nlisten;
-	return 0;
+	if (optind < argc)
+		s->top.root = argv[optind];
+	if (conf_finish(s, err, errlen) < 0) {
+		fprintf(stderr, "hearth: %s\n", err);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(flags);
+	return ret;
 }

@@ -371,6 +371,8 @@ static int handle_request(struct conn *c)
 		x->flags |= XF_CLOSE;
 	if (h->method == HTTP_M_HEAD)
 		x->flags |= XF_HEAD;
+	x->site = conf_site_for_host(cfg, h->host.p, h->host.p ? h->host.len : 0);
+	x->root_fd = c->srv->root_fds[conf_site_index(cfg, x->site)];
 	static_handle(c);
 	if (!c->wbuf) {
 		conn_close(c); /* out of memory for a write buffer */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "conf/conf.h"
 #include "core/loop.h"
 #include "core/pool.h"
 #include "http/parse.h"
@@ -91,6 +92,8 @@ struct xfer {
 	unsigned nranges, part;
 	uint64_t fsize;
 	const char *ctype;
+	const struct site_conf *site; /* chosen by Host */
+	int root_fd;
 	char path[XFER_PATH_MAX];
 	size_t path_len;
 };

@@ -267,14 +267,12 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 
 /* ---- set-up ---- */
 
-int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds)
+int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds, const int *root_fds)
 {
 	memset(s, 0, sizeof *s);
 	s->cfg = cfg;
 	s->sigfd = -1;
-	s->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s->root_fd < 0)
-		return -errno;
+	s->root_fds = root_fds;
 	s->loop = loop_new();
 	if (!s->loop)
 		return -ENOMEM;
@@ -290,7 +288,7 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	tqueue_init(s->loop, &s->tq[TQ_LINGER], 2000, conn_on_timeout);
 	tqueue_init(s->loop, &s->tq_retry, ACCEPT_RETRY_MS, on_retry);
 	tqueue_init(s->loop, &s->tq_tick, 1000, on_tick);
-	tqueue_init(s->loop, &s->tq_shutdown, 10000, on_shutdown_timeout);
+	tqueue_init(s->loop, &s->tq_shutdown, cfg->shutdown_timeout_ms, on_shutdown_timeout);
 	timer_arm(&s->tq_tick, &s->tick);
 	loop_on_turn_end(s->loop, on_turn_end, s);
 
@@ -307,7 +305,8 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 		struct listener *ls = &s->listeners[i];
 		ls->srv = s;
 		ls->index = (uint8_t)i;
-		int r = loop_watch(s->loop, &ls->w, fds[i], EPOLLIN, on_accept);
+		/* one listening socket shared by every worker: wake one of them per event */
+		int r = loop_watch(s->loop, &ls->w, fds[i], EPOLLIN | EPOLLEXCLUSIVE, on_accept);
 		if (r < 0)
 			return r;
 	}
@@ -356,7 +355,5 @@ void server_free(struct server *s)
 	pool_trim(&s->bufs, 0);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
-	if (s->root_fd >= 0)
-		close(s->root_fd);
 	loop_free(s->loop);
 }

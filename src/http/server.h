@@ -37,7 +37,7 @@ struct server_stats {
 struct server {
 	struct loop *loop;
 	const struct settings *cfg;
-	int root_fd;
+	const int *root_fds; /* one per site (conf_site_index), owned by the caller */
 	struct http_limits limits;
 	struct pool bufs;
 	struct xfer *xfer_free;
@@ -60,8 +60,9 @@ struct server {
 	struct server_stats stats;
 };
 
-/* fds: bound, listening sockets (ownership passes to the server). */
-int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds);
+/* fds: bound, listening sockets (ownership passes to the server);
+ * root_fds: the sites' document roots, opened O_PATH (the caller keeps them). */
+int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds, const int *root_fds);
 int server_run(struct server *s);
 void server_free(struct server *s);
 

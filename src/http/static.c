@@ -193,8 +193,8 @@ static void human_size(off_t sz, char *out, size_t cap)
 
 static char *make_listing(struct conn *c, int dirfd, size_t *len)
 {
-	const struct settings *cfg = c->srv->cfg;
 	struct xfer *x = c->x;
+	const struct site_conf *cfg = x->site;
 	int fd2 = dup(dirfd);
 	if (fd2 < 0)
 		return NULL;
@@ -417,7 +417,7 @@ void static_handle(struct conn *c)
 {
 	struct xfer *x = c->x;
 	const struct http_head *h = &x->head;
-	const struct settings *cfg = c->srv->cfg;
+	const struct site_conf *cfg = x->site;
 
 	if (h->flags & HTTP_F_ASTERISK) {
 		options_response(c);
@@ -439,7 +439,7 @@ void static_handle(struct conn *c)
 		return;
 	}
 	const char *rel = x->path_len > 1 ? x->path + 1 : ".";
-	int fd = open_beneath(c->srv->root_fd, rel, cfg->follow_symlinks);
+	int fd = open_beneath(x->root_fd, rel, cfg->follow_symlinks);
 	if (fd < 0) {
 		int e = errno;
 		refuse(c, errno_status(e), strerror(e));

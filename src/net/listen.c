@@ -7,26 +7,121 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-int listener_open(const struct listen_spec *spec, int backlog)
+static const char *unix_path(const struct listen_spec *spec)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&spec->addr;
+	return un->sun_path[0] ? un->sun_path : NULL; /* NULL: abstract */
+}
+
+/* An existing path: a socket nobody answers on may go; anything else stays. */
+static int clear_stale_socket(const struct listen_spec *spec, char *err, size_t errlen)
+{
+	const char *path = unix_path(spec);
+	struct stat st;
+	if (!path || lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket (left untouched)", path);
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int r = connect(fd, (const struct sockaddr *)&spec->addr, spec->addrlen);
+	int e = errno;
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "%s is in use by another process", path);
+		return -1;
+	}
+	if (e != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: cannot tell whether it is in use: %s", path, strerror(e));
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove the stale socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int listener_open(const struct listen_spec *spec, int backlog, unsigned unix_mode, int reuseport, char *err,
+                  size_t errlen)
 {
 	int fam = spec->addr.ss_family;
+	if (spec->is_unix && clear_stale_socket(spec, err, errlen) < 0)
+		return -1;
 	int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
 	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (fam == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	/* accepted sockets inherit it: replies leave as soon as they are written */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0 || listen(fd, backlog) < 0) {
-		int e = errno;
+	if (!spec->is_unix) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (fam == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		/* accepted sockets inherit it: replies leave as soon as they are written */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (reuseport)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+	}
+	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0) {
+		snprintf(err, errlen, "bind: %s", strerror(errno));
 		close(fd);
-		return -e;
+		return -1;
+	}
+	const char *path = spec->is_unix ? unix_path(spec) : NULL;
+	if (path && chmod(path, unix_mode) < 0) {
+		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, backlog) < 0) {
+		snprintf(err, errlen, "listen: %s", strerror(errno));
+		if (path)
+			unlink(path);
+		close(fd);
+		return -1;
 	}
 	return fd;
+}
+
+int listener_chown(const struct listen_spec *spec, uid_t uid, gid_t gid)
+{
+	const char *path = spec->is_unix ? unix_path(spec) : NULL;
+	if (path && chown(path, uid, gid) < 0)
+		return -errno;
+	return 0;
+}
+
+void listener_unlink(const struct listen_spec *spec)
+{
+	const char *path = spec->is_unix ? unix_path(spec) : NULL;
+	if (path)
+		unlink(path);
+}
+
+void listener_name(int fd, const struct listen_spec *spec, char *out, size_t cap)
+{
+	if (spec->is_unix) {
+		snprintf(out, cap, "%s", spec->text);
+		return;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(out, cap, "%s", spec->text);
+		return;
+	}
+	sockaddr_format((struct sockaddr *)&ss, out, cap);
 }
 
 void sockaddr_format_host(const struct sockaddr *sa, char *out, size_t cap)

@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import BIN, LISTEN_RE, Server, TempRoot, raw_request
+from harness import BIN, LISTEN_RE, Server, TempRoot, compat_args, raw_request
 
 ISSUE_FLAGS = ("--root", "--listen", "--workers", "--timeout-header", "--timeout-body",
                "--timeout-idle", "--timeout-send", "--listing", "--follow-symlinks", "--dotfiles",
@@ -71,7 +71,7 @@ class Launched:
     "listening on" on stderr. For the cases harness.Server cannot express."""
 
     def __init__(self, argv, cwd=None, timeout=10.0):
-        self.proc = subprocess.Popen([BIN] + argv, cwd=cwd, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([BIN] + compat_args(argv) + argv, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.lines = []
         self.port = None
@@ -171,7 +171,7 @@ class BadArgumentsTest(unittest.TestCase):
                                  self.root.path], "--listen")
 
     def test_bad_workers(self):
-        for value in ("0", "abc", "-1", ""):
+        for value in ("abc", "-1", "", "513", "2x"):  # 0 is valid: a single process
             with self.subTest(value=value):
                 self.assert_usage_error(["--workers", value, "--listen", "127.0.0.1:0", "--access-log", "off",
                                          self.root.path], "--workers")

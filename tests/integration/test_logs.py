@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BIN, LISTEN_RE, Server, TempRoot, raw_request
+from harness import BIN, LISTEN_RE, Server, TempRoot, compat_args, raw_request
 
 # ADDR - - [27/Nov/2026:08:00:00 +0000] "GET /x HTTP/1.1" 200 123 "referer" "user-agent"
 QUOTED = r'"((?:[^"\\]|\\.)*)"'
@@ -232,7 +232,7 @@ class ErrorLogTest(unittest.TestCase):
         self.stderr_path = os.path.join(self.logdir.path, "stderr")
         stderr_file = open(self.stderr_path, "wb")
         self.addCleanup(stderr_file.close)
-        self.proc = subprocess.Popen([BIN, "--listen", "127.0.0.1:0", "--access-log", "off",
+        self.proc = subprocess.Popen([BIN] + compat_args([]) + ["--listen", "127.0.0.1:0", "--access-log", "off",
                                       "--error-log", self.errlog, self.root.path],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=stderr_file)

@@ -1,0 +1,937 @@
+/* master.c: the master process, its generations of workers, and signals.
+ *
+ * Workers belong to a generation: the settings they were forked with, the
+ * listening sockets and document roots of those settings. A reload makes a
+ * new generation; once every one of its workers has reported ready (a pid
+ * written to the ready pipe after its server is set up), the older
+ * generations are asked to stop gracefully. Listening sockets live in the
+ * master and are shared by every generation that uses the same address, so
+ * nothing is ever closed under a client during a reload: an old worker stops
+ * accepting, and the connections still queued are taken by the new ones.
+ *
+ * The master serves no request. Its loop watches a signalfd (SIGCHLD among
+ * others) and the ready pipe, and ticks every 100 ms for restarts that wait
+ * out a crash-loop backoff and for the shutdown deadline.
+ */
+#include "proc/master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "http/mime.h"
+#include "http/server.h"
+#include "net/listen.h"
+#include "proc/pidfile.h"
+#include "proc/privs.h"
+#include "proc/title.h"
+
+#define MAX_LISTENERS 256
+#define QUICK_DEATH_MS 1000u
+#define BACKOFF_MIN_MS 100u
+#define BACKOFF_MAX_MS 5000u
+#define LISTEN_BACKLOG 4096
+
+struct mlistener {
+	struct listen_spec spec;
+	int fd; /* -1: free slot */
+	int created_file; /* a Unix socket file we made (removed at exit) */
+};
+
+struct generation {
+	unsigned id;
+	struct settings *cfg;
+	int listen_idx[CONF_MAX_LISTEN]; /* into master.listeners */
+	int root_fds[CONF_MAX_SITES + 1];
+	unsigned nworkers;   /* slots */
+	unsigned nready;
+	unsigned alive;      /* worker processes of this generation not yet reaped */
+	int announced;
+	int retiring;
+	int owns_cfg; /* a reload's settings (the first ones belong to main) */
+	unsigned *backoff;   /* per slot: consecutive quick deaths */
+	uint64_t *restart_at; /* per slot: when to fork again (0: not waiting) */
+	struct generation *next;
+};
+
+struct worker {
+	pid_t pid;
+	unsigned slot;
+	struct generation *gen;
+	uint64_t started_ms;
+	int ready;
+	int asked_to_stop;
+};
+
+static struct master {
+	struct loop *loop;
+	struct settings *cfg; /* of the newest generation */
+	int argc;
+	char **argv;
+	char cwd[PATH_MAX];
+	struct mlistener listeners[MAX_LISTENERS];
+	struct generation *gens; /* newest first */
+	unsigned next_gen_id;
+	struct worker *workers;
+	size_t nworkers, capworkers;
+	struct identity id;
+	int sigfd, ready_rd, ready_wr;
+	struct watch sigw, readyw;
+	struct tqueue tq_tick;
+	struct timer tick;
+	int pid_fd;
+	int daemon_fd; /* write end to the waiting foreground process, or -1 */
+	int stopping;  /* 1 graceful, 2 immediate */
+	uint64_t kill_at;
+	pid_t pid;
+} M = {.sigfd = -1, .ready_rd = -1, .ready_wr = -1, .pid_fd = -1, .daemon_fd = -1};
+
+/* ---- helpers ---- */
+
+static void absolutize_one(struct settings *cfg, const char **path, const char *dir)
+{
+	const char *p = *path;
+	if (!p || p[0] == '/' || strcmp(p, "-") == 0 || strcmp(p, "off") == 0)
+		return;
+	char buf[PATH_MAX * 2];
+	int n = snprintf(buf, sizeof buf, "%s/%s", dir, p);
+	const char *abs = conf_strdup(cfg, buf, (size_t)n);
+	if (abs)
+		*path = abs;
+}
+
+void master_absolutize(struct settings *cfg, const char *dir)
+{
+	absolutize_one(cfg, &cfg->top.root, dir);
+	for (unsigned i = 0; i < cfg->nsites; i++)
+		absolutize_one(cfg, &cfg->sites[i].root, dir);
+	absolutize_one(cfg, &cfg->access_log, dir);
+	absolutize_one(cfg, &cfg->error_log, dir);
+	absolutize_one(cfg, &cfg->pid_file, dir);
+	absolutize_one(cfg, &cfg->mime_types, dir);
+	absolutize_one(cfg, &cfg->config_file, dir);
+}
+
+static const struct site_conf *site_at(const struct settings *cfg, unsigned i)
+{
+	return i == cfg->nsites ? &cfg->top : &cfg->sites[i];
+}
+
+/* Open every site's root (O_PATH) into fds[0..nsites]. 0 or -1 with err. */
+static int open_roots(const struct settings *cfg, int *fds, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i <= cfg->nsites; i++)
+		fds[i] = -1;
+	for (unsigned i = 0; i <= cfg->nsites; i++) {
+		const char *root = site_at(cfg, i)->root;
+		fds[i] = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			snprintf(err, errlen, "cannot serve '%s': %s", root, strerror(errno));
+			for (unsigned k = 0; k < i; k++)
+				close(fds[k]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void close_roots(const struct settings *cfg, int *fds)
+{
+	for (unsigned i = 0; i <= cfg->nsites; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int same_spec(const struct listen_spec *a, const struct listen_spec *b)
+{
+	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+/* Find or bind the listener for spec: an open socket for the same address is
+ * reused (that is what keeps reloads from refusing connections), unless this
+ * generation already claimed it (two "127.0.0.1:0" are two ports). Index, or
+ * -1 with err. */
+static int listener_get(const struct settings *cfg, const struct listen_spec *spec, const int *claimed,
+                        unsigned nclaimed, char *err, size_t errlen)
+{
+	int free_slot = -1;
+	for (int i = 0; i < MAX_LISTENERS; i++) {
+		int taken = 0;
+		for (unsigned k = 0; k < nclaimed; k++)
+			taken |= claimed[k] == i;
+		if (M.listeners[i].fd >= 0 && !taken && same_spec(&M.listeners[i].spec, spec))
+			return i;
+		if (M.listeners[i].fd < 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0) {
+		snprintf(err, errlen, "too many listeners");
+		return -1;
+	}
+	char e[200];
+	int fd = listener_open(spec, LISTEN_BACKLOG, cfg->unix_mode, 0, e, sizeof e);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", spec->text, e);
+		return -1;
+	}
+	struct mlistener *ml = &M.listeners[free_slot];
+	ml->spec = *spec;
+	ml->fd = fd;
+	ml->created_file = spec->is_unix;
+	if (spec->is_unix && cfg->user && M.id.change && listener_chown(spec, M.id.uid, M.id.gid) < 0)
+		log_warn("cannot give %s to %s: %s", spec->text, M.id.name, strerror(errno));
+	char name[160];
+	listener_name(fd, spec, name, sizeof name);
+	log_info("listening on %s", name);
+	return free_slot;
+}
+
+/* Close listeners no generation uses any more. */
+static void listeners_gc(void)
+{
+	for (int i = 0; i < MAX_LISTENERS; i++) {
+		struct mlistener *ml = &M.listeners[i];
+		if (ml->fd < 0)
+			continue;
+		int used = 0;
+		for (struct generation *g = M.gens; g && !used; g = g->next)
+			for (unsigned k = 0; k < g->cfg->nlisten; k++)
+				if (g->listen_idx[k] == i)
+					used = 1;
+		if (used)
+			continue;
+		close(ml->fd);
+		ml->fd = -1;
+		if (ml->created_file)
+			listener_unlink(&ml->spec);
+	}
+}
+
+static struct generation *gen_new(struct settings *cfg, char *err, size_t errlen)
+{
+	struct generation *g = calloc(1, sizeof *g);
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->cfg = cfg;
+	for (unsigned i = 0; i < CONF_MAX_LISTEN; i++)
+		g->listen_idx[i] = -1;
+	if (open_roots(cfg, g->root_fds, err, errlen) < 0) {
+		free(g);
+		return NULL;
+	}
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		g->listen_idx[i] = listener_get(cfg, &cfg->listen[i], g->listen_idx, i, err, errlen);
+		if (g->listen_idx[i] < 0) {
+			close_roots(cfg, g->root_fds);
+			free(g);
+			listeners_gc();
+			return NULL;
+		}
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	g->nworkers = cfg->workers < 0 ? (unsigned)(ncpu > 0 ? ncpu : 1) : (unsigned)cfg->workers;
+	g->backoff = calloc(g->nworkers ? g->nworkers : 1, sizeof *g->backoff);
+	g->restart_at = calloc(g->nworkers ? g->nworkers : 1, sizeof *g->restart_at);
+	if (!g->backoff || !g->restart_at) {
+		snprintf(err, errlen, "out of memory");
+		close_roots(cfg, g->root_fds);
+		free(g->backoff);
+		free(g->restart_at);
+		free(g);
+		return NULL;
+	}
+	g->id = ++M.next_gen_id;
+	g->next = M.gens;
+	M.gens = g;
+	return g;
+}
+
+static void gen_free(struct generation *g)
+{
+	struct generation **pp = &M.gens;
+	while (*pp && *pp != g)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = g->next;
+	close_roots(g->cfg, g->root_fds);
+	if (g->owns_cfg) {
+		if (M.cfg == g->cfg)
+			M.cfg = NULL;
+		settings_free(g->cfg);
+		free(g->cfg);
+	}
+	free(g->backoff);
+	free(g->restart_at);
+	free(g);
+	listeners_gc();
+}
+
+static void daemon_report(const char *msg)
+{
+	if (M.daemon_fd < 0)
+		return;
+	ssize_t n = write(M.daemon_fd, msg, strlen(msg));
+	(void)n;
+	close(M.daemon_fd);
+	M.daemon_fd = -1;
+}
+
+static int fail_start(const char *msg)
+{
+	log_error("%s", msg);
+	if (M.daemon_fd >= 0) {
+		char line[600];
+		snprintf(line, sizeof line, "hearth: %s\n", msg);
+		daemon_report(line);
+	} else if (strcmp(M.cfg ? M.cfg->error_log : "-", "-") != 0) {
+		fprintf(stderr, "hearth: %s\n", msg); /* the log is a file: say it here too */
+	}
+	return 1;
+}
+
+/* ---- workers ---- */
+
+static void set_affinity(const struct settings *cfg, unsigned slot)
+{
+	const char *spec = cfg->worker_cpu_affinity;
+	if (!spec)
+		return;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int cpus[1024], n = 0;
+	if (strcmp(spec, "auto") == 0) {
+		for (long i = 0; i < ncpu && n < 1024; i++)
+			cpus[n++] = (int)i;
+	} else {
+		const char *p = spec;
+		while (*p && n < 1024) {
+			char *end;
+			long a = strtol(p, &end, 10), b = a;
+			p = end;
+			if (*p == '-') {
+				b = strtol(p + 1, &end, 10);
+				p = end;
+			}
+			for (long c = a; c <= b && n < 1024; c++)
+				cpus[n++] = (int)c;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (n == 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpus[slot % (unsigned)n], &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		log_warn("worker slot %u: cannot pin to CPU %d: %s", slot, cpus[slot % (unsigned)n], strerror(errno));
+}
+
+static void close_other_fds(const struct generation *mine)
+{
+	/* what only the master needs, or other generations' resources */
+	loop_free(M.loop);
+	M.loop = NULL;
+	if (M.sigfd >= 0)
+		close(M.sigfd);
+	close(M.ready_rd);
+	if (M.pid_fd >= 0)
+		close(M.pid_fd);
+	if (M.daemon_fd >= 0)
+		close(M.daemon_fd);
+	for (struct generation *g = M.gens; g; g = g->next)
+		if (g != mine)
+			close_roots(g->cfg, g->root_fds);
+	for (int i = 0; i < MAX_LISTENERS; i++) {
+		int used = 0;
+		for (unsigned k = 0; k < mine->cfg->nlisten; k++)
+			if (mine->listen_idx[k] == i)
+				used = 1;
+		if (M.listeners[i].fd >= 0 && !used)
+			close(M.listeners[i].fd);
+	}
+}
+
+static void worker_main(struct generation *g, unsigned slot)
+{
+	char err[256];
+	const struct settings *cfg = g->cfg;
+	pid_t master = M.pid;
+	close_other_fds(g);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	if (cfg->worker_nice_set && setpriority(PRIO_PROCESS, 0, cfg->worker_nice) < 0)
+		log_warn("worker: setpriority(%d): %s", cfg->worker_nice, strerror(errno));
+	set_affinity(cfg, slot);
+	if (privs_drop(&M.id, err, sizeof err) < 0) {
+		log_error("worker: %s", err);
+		_exit(2);
+	}
+	/* after the credentials change, which would clear it: a worker whose
+	 * master dies (even by SIGKILL) stops gracefully instead of lingering */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		_exit(0);
+	title_set("hearth: worker process");
+	int fds[CONF_MAX_LISTEN];
+	for (unsigned i = 0; i < cfg->nlisten; i++)
+		fds[i] = M.listeners[g->listen_idx[i]].fd;
+	struct server srv;
+	int r = server_init(&srv, cfg, fds, cfg->nlisten, g->root_fds);
+	if (r < 0) {
+		log_error("worker: cannot start: %s", strerror(-r));
+		_exit(2);
+	}
+	pid_t me = getpid();
+	if (write(M.ready_wr, &me, sizeof me) != (ssize_t)sizeof me)
+		log_warn("worker: cannot report ready: %s", strerror(errno));
+	close(M.ready_wr);
+	r = server_run(&srv);
+	server_free(&srv);
+	log_access_flush();
+	_exit(r < 0 ? 1 : 0);
+}
+
+static struct worker *worker_add(void)
+{
+	for (size_t i = 0; i < M.nworkers; i++)
+		if (M.workers[i].pid == 0)
+			return &M.workers[i];
+	if (M.nworkers == M.capworkers) {
+		size_t nc = M.capworkers ? M.capworkers * 2 : 16;
+		struct worker *nw = realloc(M.workers, nc * sizeof *nw);
+		if (!nw)
+			return NULL;
+		M.workers = nw;
+		M.capworkers = nc;
+	}
+	return &M.workers[M.nworkers++];
+}
+
+static int worker_spawn(struct generation *g, unsigned slot)
+{
+	struct worker *w = worker_add();
+	if (!w) {
+		log_error("out of memory for a worker");
+		return -1;
+	}
+	log_access_flush();
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		w->pid = 0;
+		return -1;
+	}
+	if (pid == 0)
+		worker_main(g, slot);
+	memset(w, 0, sizeof *w);
+	w->pid = pid;
+	w->slot = slot;
+	w->gen = g;
+	w->started_ms = clock_cache.now_ms;
+	g->alive++;
+	g->restart_at[slot] = 0;
+	log_info("worker %ld started (slot %u, generation %u)", (long)pid, slot, g->id);
+	return 0;
+}
+
+static void worker_signal_gen(struct generation *g, int sig)
+{
+	for (size_t i = 0; i < M.nworkers; i++) {
+		struct worker *w = &M.workers[i];
+		if (w->pid > 0 && (!g || w->gen == g)) {
+			if (sig == SIGTERM || sig == SIGINT || sig == SIGKILL)
+				w->asked_to_stop = 1;
+			kill(w->pid, sig);
+		}
+	}
+}
+
+static struct worker *worker_find(pid_t pid)
+{
+	for (size_t i = 0; i < M.nworkers; i++)
+		if (M.workers[i].pid == pid)
+			return &M.workers[i];
+	return NULL;
+}
+
+static size_t workers_alive(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < M.nworkers; i++)
+		n += M.workers[i].pid > 0;
+	return n;
+}
+
+/* A generation whose workers are all up retires every older one. */
+static void gen_check_ready(struct generation *g)
+{
+	if (g->announced || g->nready < g->nworkers)
+		return;
+	g->announced = 1;
+	log_notice("%sgeneration %u started with %u workers", g->id > 1 ? "reload: " : "", g->id, g->nworkers);
+	for (struct generation *o = g->next; o; o = o->next) {
+		if (o->retiring)
+			continue;
+		o->retiring = 1;
+		worker_signal_gen(o, SIGTERM);
+		if (o->alive == 0)
+			break; /* freed below through reaping; nothing alive to wait for */
+	}
+	/* generations with nothing alive can go at once */
+	for (struct generation *o = g->next, *nx; o; o = nx) {
+		nx = o->next;
+		if (o->retiring && o->alive == 0)
+			gen_free(o);
+	}
+	if (M.daemon_fd >= 0)
+		daemon_report("OK\n");
+}
+
+static void on_ready(struct loop *l, struct watch *w, uint32_t events)
+{
+	(void)l;
+	(void)events;
+	pid_t pid;
+	while (read(w->fd, &pid, sizeof pid) == (ssize_t)sizeof pid) {
+		struct worker *wk = worker_find(pid);
+		if (!wk || wk->ready)
+			continue;
+		wk->ready = 1;
+		wk->gen->nready++;
+		gen_check_ready(wk->gen);
+	}
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct worker *w = worker_find(pid);
+		if (WIFSIGNALED(status))
+			log_msg(w && w->asked_to_stop ? LOG_INFO : LOG_WARN, "worker %ld killed by signal %d (%s)",
+			        (long)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else
+			log_msg(w && (w->asked_to_stop || WEXITSTATUS(status) == 0) ? LOG_INFO : LOG_WARN,
+			        "worker %ld exited with status %d", (long)pid, WEXITSTATUS(status));
+		if (!w)
+			continue;
+		struct generation *g = w->gen;
+		unsigned slot = w->slot;
+		int expected = w->asked_to_stop || M.stopping || g->retiring;
+		uint64_t lived = clock_cache.now_ms - w->started_ms;
+		if (w->ready)
+			g->nready--;
+		g->alive--;
+		w->pid = 0;
+		if (expected) {
+			if (g->retiring && g->alive == 0)
+				gen_free(g);
+			continue;
+		}
+		/* an unexpected death: replace it, with a backoff if it keeps dying young */
+		if (lived < QUICK_DEATH_MS) {
+			unsigned k = ++g->backoff[slot];
+			uint64_t delay = BACKOFF_MIN_MS << (k - 1 > 6 ? 6 : k - 1);
+			if (delay > BACKOFF_MAX_MS)
+				delay = BACKOFF_MAX_MS;
+			g->restart_at[slot] = clock_cache.now_ms + delay;
+			log_warn("restarting worker slot %u in %llu ms", slot, (unsigned long long)delay);
+		} else {
+			g->backoff[slot] = 0;
+			worker_spawn(g, slot);
+		}
+	}
+}
+
+/* ---- stopping, reloading ---- */
+
+static void master_stop(int how)
+{
+	if (M.stopping >= how)
+		return;
+	M.stopping = how;
+	log_notice("%s", how == 1 ? "graceful stop" : "immediate stop");
+	worker_signal_gen(NULL, how == 1 ? SIGTERM : SIGINT);
+	uint64_t grace = how == 1 ? (uint64_t)M.cfg->shutdown_timeout_ms + 2000 : 1000;
+	M.kill_at = clock_cache.now_ms + grace;
+	if (workers_alive() == 0)
+		loop_stop(M.loop);
+}
+
+static void master_reload(void)
+{
+	char err[512] = "";
+	log_notice("reloading configuration");
+	if (M.stopping)
+		return;
+	struct settings *ncfg = malloc(sizeof *ncfg);
+	if (!ncfg) {
+		log_error("reload failed: out of memory; keeping the running configuration");
+		return;
+	}
+	int saved = dup(2);
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 2); /* a bad flag prints to stderr: not wanted in a daemon */
+		close(devnull);
+	}
+	int r = conf_load(ncfg, M.argc, M.argv, err, sizeof err);
+	if (saved >= 0) {
+		dup2(saved, 2);
+		close(saved);
+	}
+	if (r != 0) {
+		log_error("reload failed: %s; keeping the running configuration",
+		          err[0] ? err : "invalid command line");
+		settings_free(ncfg);
+		free(ncfg);
+		return;
+	}
+	master_absolutize(ncfg, M.cwd);
+	if ((ncfg->user == NULL) != (M.cfg->user == NULL) ||
+	    (ncfg->user && strcmp(ncfg->user, M.cfg->user) != 0))
+		log_warn("reload: a new user takes effect only on restart");
+	if (ncfg->workers == 0)
+		ncfg->workers = M.cfg->workers ? M.cfg->workers : 1;
+	struct generation *g = gen_new(ncfg, err, sizeof err);
+	if (!g) {
+		log_error("reload failed: %s; keeping the running configuration", err);
+		settings_free(ncfg);
+		free(ncfg);
+		return;
+	}
+	/* logs may have moved */
+	if (strcmp(ncfg->error_log, M.cfg->error_log) != 0 && log_open_error(ncfg->error_log, ncfg->log_level) < 0)
+		log_error("reload: cannot open %s", ncfg->error_log);
+	if (strcmp(ncfg->access_log, M.cfg->access_log) != 0 && log_open_access(ncfg->access_log) < 0)
+		log_error("reload: cannot open %s", ncfg->access_log);
+	mime_load(ncfg->mime_types);
+	/* the previous newest settings now belong to their generation only */
+	g->owns_cfg = 1;
+	M.cfg = ncfg;
+	for (unsigned i = 0; i < g->nworkers; i++)
+		worker_spawn(g, i);
+}
+
+static void reopen_logs(void)
+{
+	if (log_reopen() < 0)
+		log_error("reopening logs failed: %s", strerror(errno));
+	/* workers run as another user: let them reopen the files we made */
+	if (M.id.change) {
+		if (strcmp(M.cfg->access_log, "-") && strcmp(M.cfg->access_log, "off"))
+			if (chown(M.cfg->access_log, M.id.uid, M.id.gid) < 0)
+				log_warn("chown %s: %s", M.cfg->access_log, strerror(errno));
+		if (strcmp(M.cfg->error_log, "-"))
+			if (chown(M.cfg->error_log, M.id.uid, M.id.gid) < 0)
+				log_warn("chown %s: %s", M.cfg->error_log, strerror(errno));
+	}
+	log_notice("logs reopened");
+	worker_signal_gen(NULL, SIGUSR1);
+}
+
+static void on_signal(struct loop *l, struct watch *w, uint32_t events)
+{
+	(void)l;
+	(void)events;
+	struct signalfd_siginfo si;
+	while (read(w->fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap();
+			break;
+		case SIGTERM:
+		case SIGQUIT:
+			master_stop(1);
+			break;
+		case SIGINT:
+			master_stop(2);
+			break;
+		case SIGHUP:
+			master_reload();
+			break;
+		case SIGUSR1:
+			reopen_logs();
+			break;
+		}
+	}
+	if (M.stopping && workers_alive() == 0)
+		loop_stop(M.loop);
+}
+
+static void on_tick(struct loop *l, struct timer *t)
+{
+	(void)l;
+	log_access_flush();
+	if (M.stopping) {
+		if (M.kill_at && clock_cache.now_ms >= M.kill_at) {
+			log_warn("workers still running after the shutdown timeout: killing them");
+			worker_signal_gen(NULL, SIGKILL);
+			M.kill_at = 0;
+		}
+	} else {
+		for (struct generation *g = M.gens; g; g = g->next) {
+			if (g->retiring)
+				continue;
+			for (unsigned s = 0; s < g->nworkers; s++)
+				if (g->restart_at[s] && clock_cache.now_ms >= g->restart_at[s])
+					worker_spawn(g, s);
+		}
+	}
+	timer_arm(&M.tq_tick, t);
+}
+
+/* ---- start-up ---- */
+
+/* Detach: the foreground process waits on a pipe for "OK" (or an error
+ * message) from the master, so its exit status tells whether hearth runs. */
+static int daemonize(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(p[1]);
+		char buf[1024];
+		size_t got = 0;
+		ssize_t n;
+		while (got < sizeof buf - 1 && (n = read(p[0], buf + got, sizeof buf - 1 - got)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
+		if (strcmp(buf, "OK\n") == 0)
+			_exit(0);
+		fputs(got ? buf : "hearth: the background process exited during start-up\n", stderr);
+		_exit(1);
+	}
+	close(p[0]);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		_exit(1);
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	M.daemon_fd = p[1];
+	return 0;
+}
+
+static int serve_single(void)
+{
+	char err[512];
+	struct generation *g = gen_new(M.cfg, err, sizeof err);
+	if (!g)
+		return fail_start(err);
+	if (privs_drop(&M.id, err, sizeof err) < 0)
+		return fail_start(err);
+	int fds[CONF_MAX_LISTEN];
+	for (unsigned i = 0; i < M.cfg->nlisten; i++)
+		fds[i] = M.listeners[g->listen_idx[i]].fd;
+	struct server srv;
+	int r = server_init(&srv, M.cfg, fds, M.cfg->nlisten, g->root_fds);
+	if (r < 0) {
+		snprintf(err, sizeof err, "cannot start serving: %s", strerror(-r));
+		return fail_start(err);
+	}
+	daemon_report("OK\n");
+	log_info("serving in a single process (pid %ld)", (long)getpid());
+	r = server_run(&srv);
+	server_free(&srv); /* closes the listening sockets too */
+	for (int i = 0; i < MAX_LISTENERS; i++) {
+		if (M.listeners[i].fd >= 0 && M.listeners[i].created_file)
+			listener_unlink(&M.listeners[i].spec);
+		M.listeners[i].fd = -1;
+	}
+	close_roots(M.cfg, g->root_fds);
+	return r < 0 ? 1 : 0;
+}
+
+int master_run(struct settings *cfg, int argc, char **argv)
+{
+	char err[512];
+	M.cfg = cfg;
+	M.argc = argc;
+	M.argv = argv;
+	M.pid_fd = -1;
+	for (int i = 0; i < MAX_LISTENERS; i++)
+		M.listeners[i].fd = -1;
+	if (!getcwd(M.cwd, sizeof M.cwd))
+		strcpy(M.cwd, "/");
+	master_absolutize(cfg, M.cwd);
+	if (privs_resolve(cfg->user, &M.id, err, sizeof err) < 0)
+		return fail_start(err);
+	if (M.id.change && !cfg->user)
+		log_notice("started as root without --user: workers run as nobody (--user root keeps root)");
+
+	if (cfg->pid_file) {
+		/* checked before detaching, so "already running" reaches the terminal */
+		pid_t other = pidfile_running(cfg->pid_file, err, sizeof err);
+		if (other > 0) {
+			snprintf(err, sizeof err, "already running with pid %ld (pid file %s)", (long)other, cfg->pid_file);
+			return fail_start(err);
+		}
+	}
+	if (cfg->daemon && daemonize() < 0)
+		return fail_start("cannot run in the background");
+	M.pid = getpid();
+	if (cfg->pid_file) {
+		M.pid_fd = pidfile_acquire(cfg->pid_file, err, sizeof err);
+		if (M.pid_fd < 0)
+			return fail_start(err);
+	}
+	int status;
+	if (cfg->workers == 0) {
+		status = serve_single();
+		pidfile_release(cfg->pid_file, M.pid_fd);
+		return status;
+	}
+
+	{
+		/* the title shows the original command line after the role */
+		char line[400];
+		size_t o = 0;
+		for (int i = 0; i < argc && o < sizeof line - 1; i++)
+			o += (size_t)snprintf(line + o, sizeof line - o, "%s%s", i ? " " : "", argv[i]);
+		title_set("hearth: master process %s", line);
+	}
+	M.loop = loop_new();
+	int p[2];
+	if (!M.loop || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+		status = fail_start("cannot set up the master");
+		goto out;
+	}
+	M.ready_rd = p[0];
+	M.ready_wr = p[1];
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (M.sigfd < 0 || loop_watch(M.loop, &M.sigw, M.sigfd, EPOLLIN, on_signal) < 0 ||
+	    loop_watch(M.loop, &M.readyw, M.ready_rd, EPOLLIN, on_ready) < 0) {
+		status = fail_start("cannot set up the master's signals");
+		goto out;
+	}
+	tqueue_init(M.loop, &M.tq_tick, 100, on_tick);
+	timer_arm(&M.tq_tick, &M.tick);
+
+	struct generation *g = gen_new(cfg, err, sizeof err);
+	if (!g) {
+		status = fail_start(err);
+		goto out;
+	}
+	log_info("master process %ld: %u workers", (long)M.pid, g->nworkers);
+	for (unsigned i = 0; i < g->nworkers; i++)
+		worker_spawn(g, i);
+	loop_run(M.loop);
+	status = 0;
+	/* every worker is gone (or killed): leave nothing behind */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	while (M.gens)
+		gen_free(M.gens);
+	log_info("stopped");
+out:
+	for (int i = 0; i < MAX_LISTENERS; i++)
+		if (M.listeners[i].fd >= 0) {
+			close(M.listeners[i].fd);
+			if (M.listeners[i].created_file)
+				listener_unlink(&M.listeners[i].spec);
+		}
+	pidfile_release(cfg->pid_file, M.pid_fd);
+	free(M.workers);
+	loop_free(M.loop);
+	return status;
+}
+
+/* ---- -s and -t ---- */
+
+int master_signal(const struct settings *cfg)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} map[] = {{"stop", SIGTERM}, {"quit", SIGINT}, {"reload", SIGHUP}, {"reopen", SIGUSR1}};
+	char err[512];
+	if (!cfg->pid_file) {
+		fprintf(stderr, "hearth: -s %s: needs --pid-file PATH (or -c FILE with pid-file)\n", cfg->signal);
+		return 1;
+	}
+	pid_t pid = pidfile_running(cfg->pid_file, err, sizeof err);
+	if (pid <= 0) {
+		fprintf(stderr, "hearth: -s %s: %s\n", cfg->signal, err);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(map[i].name, cfg->signal) == 0) {
+			if (kill(pid, map[i].sig) < 0) {
+				fprintf(stderr, "hearth: -s %s: pid %ld: %s\n", cfg->signal, (long)pid, strerror(errno));
+				return 1;
+			}
+			return 0;
+		}
+	return 1;
+}
+
+int master_test_config(const struct settings *cfg)
+{
+	char err[512];
+	int fds[CONF_MAX_SITES + 1];
+	if (open_roots(cfg, fds, err, sizeof err) < 0) {
+		fprintf(stderr, "hearth: %s\n", err);
+		return 1;
+	}
+	close_roots(cfg, fds);
+	struct identity id;
+	if (privs_resolve(cfg->user, &id, err, sizeof err) < 0) {
+		fprintf(stderr, "hearth: %s\n", err);
+		return 1;
+	}
+	if (cfg->config_file)
+		fprintf(stderr, "hearth: configuration %s is ok\n", cfg->config_file);
+	else
+		fprintf(stderr, "hearth: configuration is ok\n");
+	return 0;
+}

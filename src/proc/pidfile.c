@@ -1,0 +1,96 @@
+/* pidfile.c: see pidfile.h. */
+#include "proc/pidfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+static pid_t read_pid(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *end;
+	long v = strtol(buf, &end, 10);
+	if (end == buf || v <= 0 || (*end && *end != '\n'))
+		return -1;
+	return (pid_t)v;
+}
+
+pid_t pidfile_running(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s (is hearth running?)", path, strerror(errno));
+		return -1;
+	}
+	/* a lock we can take means nobody holds it: not running */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);
+		snprintf(err, errlen, "%s is stale: no hearth holds it", path);
+		return -1;
+	}
+	pid_t pid = read_pid(fd);
+	close(fd);
+	if (pid <= 0)
+		snprintf(err, errlen, "%s holds no pid", path);
+	return pid;
+}
+
+int pidfile_acquire(const char *path, char *err, size_t errlen)
+{
+	int old = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (old < 0) {
+		snprintf(err, errlen, "pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(old, LOCK_EX | LOCK_NB) < 0) {
+		pid_t pid = read_pid(old);
+		close(old);
+		snprintf(err, errlen, "already running with pid %ld (pid file %s is locked)", (long)pid, path);
+		return -1;
+	}
+	pid_t stale = read_pid(old);
+	if (stale > 0)
+		log_notice("replacing stale pid file %s (pid %ld is not running hearth)", path, (long)stale);
+
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "pid file %s: %s", tmp, strerror(errno));
+		close(old);
+		return -1;
+	}
+	char line[32];
+	int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	if (write(fd, line, (size_t)n) != n || flock(fd, LOCK_EX | LOCK_NB) < 0 || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "pid file %s: %s", path, strerror(errno));
+		unlink(tmp);
+		close(fd);
+		close(old);
+		return -1;
+	}
+	close(old); /* the old inode is unlinked now; ours is at the path, locked */
+	return fd;
+}
+
+void pidfile_release(const char *path, int fd)
+{
+	if (fd < 0)
+		return;
+	/* unlink only if the path still names our file */
+	struct stat a, b;
+	if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		unlink(path);
+	close(fd);
+}
