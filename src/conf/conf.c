@@ -62,6 +62,7 @@ void settings_free(struct settings *s)
 	free(s->arena_blocks);
 	s->arena_blocks = NULL;
 	s->narena_blocks = 0;
+	s->arena_cap = 0;
 }
 
 const char *conf_strdup(struct settings *s, const char *p, size_t n)
@@ -89,7 +90,8 @@ int conf_parse_seconds(const char *text, uint32_t *ms)
 {
 	char *end;
 	errno = 0;
-	if (!((*text >= '0' && *text <= '9') || *text == '.'))
+	/* plain decimal only: strtod would also take "0x10", "1e3", "inf" */
+	if (strspn(text, "0123456789.") != strlen(text) || strchr(text, '.') != strrchr(text, '.'))
 		return -1;
 	double v = strtod(text, &end);
 	if (errno || end == text || *end || !(v > 0) || v > 86400.0)
@@ -423,8 +425,11 @@ int conf_apply(struct settings *s, struct site_conf *site, const char *name, int
 		return 0;
 	case K_SIZE32: {
 		uint64_t x;
-		if (conf_parse_size(v, &x) < 0 || x < 256 || x > o->max)
-			goto invalid_size;
+		if (conf_parse_size(v, &x) < 0 || x < 256 || x > o->max) {
+			snprintf(err, errlen, "invalid value '%s' (256 bytes to %llu, k and m allowed)", v,
+			         (unsigned long long)o->max);
+			return -1;
+		}
 		*(uint32_t *)field = (uint32_t)x;
 		return 0;
 	}
@@ -472,8 +477,9 @@ int conf_apply(struct settings *s, struct site_conf *site, const char *name, int
 		return 0;
 	case K_NICE: {
 		char *end;
+		errno = 0;
 		long x = strtol(v, &end, 10);
-		if (!*v || *end || x < -20 || x > 19) {
+		if (!((*v >= '0' && *v <= '9') || *v == '-') || *end || errno || x < -20 || x > 19) {
 			snprintf(err, errlen, "invalid value '%s' (-20 to 19)", v);
 			return -1;
 		}
@@ -609,16 +615,22 @@ const struct site_conf *conf_site_for_host(const struct settings *s, const char 
 	}
 	if (n && host[n - 1] == '.')
 		n--; /* "example.com." is "example.com" */
-	const struct site_conf *def = &s->top;
+	/* exact names first, then wildcards (in file order), then the default */
+	const struct site_conf *def = &s->top, *wild = NULL;
 	for (unsigned i = 0; i < s->nsites; i++) {
 		const struct site_conf *site = &s->sites[i];
 		if (site->is_default)
 			def = site;
-		for (unsigned k = 0; k < site->nnames; k++)
-			if (n && host_matches(site->names[k], host, n))
+		for (unsigned k = 0; k < site->nnames && n; k++) {
+			if (!host_matches(site->names[k], host, n))
+				continue;
+			if (site->names[k][0] != '*')
 				return site;
+			if (!wild)
+				wild = site;
+		}
 	}
-	return def;
+	return wild ? wild : def;
 }
 
 /* ---- the command line ---- */

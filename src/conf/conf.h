@@ -125,9 +125,9 @@ int conf_parse_text(struct settings *s, const char *name, const char *text, size
 int conf_finish(struct settings *s, char *err, size_t errlen);
 
 /* Everything at once: defaults, the -c file, the flags, conf_finish().
- * Returns 0; 1 for --help/--version (printed); 2 for a bad flag (one line
- * naming it already printed to stderr); 3 for a bad file or setting (the
- * message in err, "FILE:LINE: DIRECTIVE: message" for file errors). */
+ * Returns 0; 1 for --help/--version (printed); 2 for a bad flag or an
+ * inconsistent setting (one line naming the flag printed to stderr, and in
+ * err); 3 for a bad file ("FILE:LINE: DIRECTIVE: message" in err). */
 int conf_load(struct settings *s, int argc, char **argv, char *err, size_t errlen);
 
 /* Parse "HOST:PORT", "[V6]:PORT", ":PORT", "unix:/path" or "unix:@name" into
