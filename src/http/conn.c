@@ -108,10 +108,26 @@ static void conn_linger(struct conn *c)
 	conn_run(c);
 }
 
-void conn_close_idle(struct conn *c)
+void conn_stop_idle(struct conn *c)
 {
-	if (c->state == C_IDLE || (c->state == C_HEAD && (!c->rbuf || buf_avail(c->rbuf) == 0)))
-		conn_close(c);
+	if (c->flags & CF_CLOSED)
+		return;
+	if (c->state == C_HEAD && c->nreq == 0 && (!c->rbuf || buf_avail(c->rbuf) == 0)) {
+		/* accepted, request not here yet: it may be on its way, and this client
+		 * cannot know to retry elsewhere. A short grace, then a quiet close. */
+		set_timer(c, TQ_LINGER);
+		return;
+	}
+	if (c->state != C_IDLE)
+		return; /* mid-request: it finishes, its response says close */
+	/* anything that arrived is answered first (the response says close) */
+	c->flags |= CF_READABLE;
+	conn_run(c);
+	if (!(c->flags & CF_CLOSED) && c->state == C_IDLE) {
+		/* FIN, then drain: a request racing with this close meets an orderly
+		 * end of stream, which clients retry, never a reset */
+		conn_linger(c);
+	}
 }
 
 /* ---- access log ---- */

@@ -128,7 +128,7 @@ void conn_peer_host(const struct conn *c, char *out, size_t cap);
 void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t salen, unsigned listener);
 void conn_on_timeout(struct loop *l, struct timer *t);
 void conn_resume(struct conn *c);    /* run again (from the ready list) */
-void conn_close_idle(struct conn *c); /* close if between requests */
+void conn_stop_idle(struct conn *c);  /* graceful stop: close if between requests */
 void conn_abort(struct conn *c);      /* close now */
 
 /* ---- used by handlers and the response code ---- */

@@ -204,15 +204,24 @@ static void on_shutdown_timeout(struct loop *l, struct timer *t)
 	loop_stop(l);
 }
 
-static void close_idle_in(struct server *s, enum tq_id id)
+/* Stop every connection waiting in queue id. They are listed first: stopping
+ * one may move it to another queue, or back to the tail of this one. */
+static void stop_idle_in(struct server *s, enum tq_id id)
 {
 	struct tqueue *q = &s->tq[id];
-	struct timer *t = tqueue_first(q);
-	while (t) {
-		struct timer *next = t->next == &q->head ? NULL : t->next;
-		conn_close_idle(container_of(t, struct conn, timer));
-		t = next;
+	size_t n = 0, i = 0;
+	for (struct timer *t = q->head.next; t != &q->head; t = t->next)
+		n++;
+	struct conn **list = malloc((n ? n : 1) * sizeof *list);
+	if (!list) {
+		log_error("out of memory at shutdown: idle connections stay until their timeout");
+		return;
 	}
+	for (struct timer *t = q->head.next; t != &q->head; t = t->next)
+		list[i++] = container_of(t, struct conn, timer);
+	for (i = 0; i < n; i++)
+		conn_stop_idle(list[i]);
+	free(list);
 }
 
 void server_graceful_stop(struct server *s)
@@ -229,8 +238,8 @@ void server_graceful_stop(struct server *s)
 		}
 		timer_disarm(&ls->retry);
 	}
-	close_idle_in(s, TQ_IDLE);
-	close_idle_in(s, TQ_HEADER);
+	stop_idle_in(s, TQ_IDLE);
+	stop_idle_in(s, TQ_HEADER);
 	timer_arm(&s->tq_shutdown, &s->shutdown);
 	if (s->nconns == 0)
 		loop_stop(s->loop);

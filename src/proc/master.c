@@ -51,12 +51,16 @@ struct mlistener {
 	struct listen_spec spec;
 	int fd; /* -1: free slot */
 	int created_file; /* a Unix socket file we made (removed at exit) */
+	int reuseport;    /* one of a SO_REUSEPORT group (one per worker slot) */
 };
 
 struct generation {
 	unsigned id;
 	struct settings *cfg;
-	int listen_idx[CONF_MAX_LISTEN]; /* into master.listeners */
+	/* into M.listeners: nsock sockets per configured listener, [i * nsock + slot];
+	 * one shared socket (nsock 1), or one per worker slot with SO_REUSEPORT */
+	int *lidx;
+	unsigned nsock;
 	int root_fds[CONF_MAX_SITES + 1];
 	unsigned nworkers;   /* slots */
 	unsigned nready;
@@ -150,6 +154,15 @@ static int open_roots(const struct settings *cfg, int *fds, char *err, size_t er
 	return 0;
 }
 
+/* Does generation g use listener i? */
+static int gen_uses(const struct generation *g, int i)
+{
+	for (unsigned k = 0; k < g->cfg->nlisten * g->nsock; k++)
+		if (g->lidx[k] == i)
+			return 1;
+	return 0;
+}
+
 static void close_roots(const struct settings *cfg, int *fds)
 {
 	for (unsigned i = 0; i <= cfg->nsites; i++)
@@ -166,15 +179,16 @@ static int same_spec(const struct listen_spec *a, const struct listen_spec *b)
  * reused (that is what keeps reloads from refusing connections), unless this
  * generation already claimed it (two "127.0.0.1:0" are two ports). Index, or
  * -1 with err. */
-static int listener_get(const struct settings *cfg, const struct listen_spec *spec, const int *claimed,
-                        unsigned nclaimed, char *err, size_t errlen)
+static int listener_get(const struct settings *cfg, const struct listen_spec *spec, int reuseport,
+                        const int *claimed, unsigned nclaimed, char *err, size_t errlen)
 {
 	int free_slot = -1;
 	for (int i = 0; i < MAX_LISTENERS; i++) {
 		int taken = 0;
 		for (unsigned k = 0; k < nclaimed; k++)
 			taken |= claimed[k] == i;
-		if (M.listeners[i].fd >= 0 && !taken && same_spec(&M.listeners[i].spec, spec))
+		if (M.listeners[i].fd >= 0 && !taken && M.listeners[i].reuseport == reuseport &&
+		    same_spec(&M.listeners[i].spec, spec))
 			return i;
 		if (M.listeners[i].fd < 0 && free_slot < 0)
 			free_slot = i;
@@ -184,7 +198,7 @@ static int listener_get(const struct settings *cfg, const struct listen_spec *sp
 		return -1;
 	}
 	char e[200];
-	int fd = listener_open(spec, LISTEN_BACKLOG, cfg->unix_mode, 0, e, sizeof e);
+	int fd = listener_open(spec, LISTEN_BACKLOG, cfg->unix_mode, reuseport, e, sizeof e);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", spec->text, e);
 		return -1;
@@ -193,6 +207,7 @@ static int listener_get(const struct settings *cfg, const struct listen_spec *sp
 	ml->spec = *spec;
 	ml->fd = fd;
 	ml->created_file = spec->is_unix;
+	ml->reuseport = reuseport;
 	if (spec->is_unix && cfg->user && M.id.change && listener_chown(spec, M.id.uid, M.id.gid) < 0)
 		log_warn("cannot give %s to %s: %s", spec->text, M.id.name, strerror(errno));
 	char name[160];
@@ -210,9 +225,7 @@ static void listeners_gc(void)
 			continue;
 		int used = 0;
 		for (struct generation *g = M.gens; g && !used; g = g->next)
-			for (unsigned k = 0; k < g->cfg->nlisten; k++)
-				if (g->listen_idx[k] == i)
-					used = 1;
+			used = gen_uses(g, i);
 		if (used)
 			continue;
 		close(ml->fd);
@@ -230,23 +243,43 @@ static struct generation *gen_new(struct settings *cfg, char *err, size_t errlen
 		return NULL;
 	}
 	g->cfg = cfg;
-	for (unsigned i = 0; i < CONF_MAX_LISTEN; i++)
-		g->listen_idx[i] = -1;
-	if (open_roots(cfg, g->root_fds, err, errlen) < 0) {
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	g->nworkers = cfg->workers < 0 ? (unsigned)(ncpu > 0 ? ncpu : 1) : (unsigned)cfg->workers;
+	int reuseport = cfg->accept_mode == ACCEPT_REUSEPORT && g->nworkers > 1;
+	g->nsock = reuseport ? g->nworkers : 1;
+	g->lidx = malloc(sizeof *g->lidx * (cfg->nlisten ? cfg->nlisten : 1) * g->nsock);
+	if (!g->lidx || open_roots(cfg, g->root_fds, err, errlen) < 0) {
+		if (!g->lidx)
+			snprintf(err, errlen, "out of memory");
+		free(g->lidx);
 		free(g);
 		return NULL;
 	}
+	unsigned n = 0;
 	for (unsigned i = 0; i < cfg->nlisten; i++) {
-		g->listen_idx[i] = listener_get(cfg, &cfg->listen[i], g->listen_idx, i, err, errlen);
-		if (g->listen_idx[i] < 0) {
-			close_roots(cfg, g->root_fds);
-			free(g);
-			listeners_gc();
-			return NULL;
+		struct listen_spec spec = cfg->listen[i];
+		for (unsigned k = 0; k < g->nsock; k++) {
+			int idx = listener_get(cfg, &spec, reuseport, g->lidx, n, err, errlen);
+			if (idx < 0) {
+				g->nsock = 0; /* nothing of ours to keep in listeners_gc */
+				close_roots(cfg, g->root_fds);
+				free(g->lidx);
+				free(g);
+				listeners_gc();
+				return NULL;
+			}
+			g->lidx[n++] = idx;
+			/* the rest of a SO_REUSEPORT group joins the port the first one got */
+			if (k == 0 && !spec.is_unix) {
+				struct sockaddr_storage ss;
+				socklen_t sl = sizeof ss;
+				if (getsockname(M.listeners[idx].fd, (struct sockaddr *)&ss, &sl) == 0 && sl <= sizeof spec.addr) {
+					memcpy(&spec.addr, &ss, sl);
+					spec.addrlen = sl;
+				}
+			}
 		}
 	}
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	g->nworkers = cfg->workers < 0 ? (unsigned)(ncpu > 0 ? ncpu : 1) : (unsigned)cfg->workers;
 	g->backoff = calloc(g->nworkers ? g->nworkers : 1, sizeof *g->backoff);
 	g->restart_at = calloc(g->nworkers ? g->nworkers : 1, sizeof *g->restart_at);
 	if (!g->backoff || !g->restart_at) {
@@ -279,6 +312,7 @@ static void gen_free(struct generation *g)
 	}
 	free(g->backoff);
 	free(g->restart_at);
+	free(g->lidx);
 	free(g);
 	listeners_gc();
 }
@@ -343,7 +377,7 @@ static void set_affinity(const struct settings *cfg, unsigned slot)
 		log_warn("worker slot %u: cannot pin to CPU %d: %s", slot, cpus[slot % (unsigned)n], strerror(errno));
 }
 
-static void close_other_fds(const struct generation *mine)
+static void close_other_fds(const struct generation *mine, unsigned slot)
 {
 	/* what only the master needs, or other generations' resources */
 	loop_free(M.loop);
@@ -358,12 +392,13 @@ static void close_other_fds(const struct generation *mine)
 	for (struct generation *g = M.gens; g; g = g->next)
 		if (g != mine)
 			close_roots(g->cfg, g->root_fds);
+	/* keep only this worker's sockets: a SO_REUSEPORT socket of another slot
+	 * held open here would keep taking connections nobody accepts */
 	for (int i = 0; i < MAX_LISTENERS; i++) {
-		int used = 0;
+		int keep = 0;
 		for (unsigned k = 0; k < mine->cfg->nlisten; k++)
-			if (mine->listen_idx[k] == i)
-				used = 1;
-		if (M.listeners[i].fd >= 0 && !used)
+			keep |= mine->lidx[k * mine->nsock + (mine->nsock > 1 ? slot : 0)] == i;
+		if (M.listeners[i].fd >= 0 && !keep)
 			close(M.listeners[i].fd);
 	}
 }
@@ -373,7 +408,7 @@ static void worker_main(struct generation *g, unsigned slot)
 	char err[256];
 	const struct settings *cfg = g->cfg;
 	pid_t master = M.pid;
-	close_other_fds(g);
+	close_other_fds(g, slot);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -393,7 +428,7 @@ static void worker_main(struct generation *g, unsigned slot)
 	title_set("hearth: worker process");
 	int fds[CONF_MAX_LISTEN];
 	for (unsigned i = 0; i < cfg->nlisten; i++)
-		fds[i] = M.listeners[g->listen_idx[i]].fd;
+		fds[i] = M.listeners[g->lidx[i * g->nsock + (g->nsock > 1 ? slot : 0)]].fd;
 	struct server srv;
 	int r = server_init(&srv, cfg, fds, cfg->nlisten, g->root_fds);
 	if (r < 0) {
@@ -572,6 +607,15 @@ static void master_stop(int how)
 	M.stopping = how;
 	log_notice("%s", how == 1 ? "graceful stop" : "immediate stop");
 	worker_signal_gen(NULL, how == 1 ? SIGTERM : SIGINT);
+	/* the workers close theirs; once ours are closed too, new connections
+	 * are refused instead of waiting in a queue nobody serves */
+	for (int i = 0; i < MAX_LISTENERS; i++)
+		if (M.listeners[i].fd >= 0) {
+			close(M.listeners[i].fd);
+			M.listeners[i].fd = -1;
+			if (M.listeners[i].created_file)
+				listener_unlink(&M.listeners[i].spec);
+		}
 	uint64_t grace = how == 1 ? (uint64_t)M.cfg->shutdown_timeout_ms + 2000 : 1000;
 	M.kill_at = clock_cache.now_ms + grace;
 	if (workers_alive() == 0)
@@ -763,7 +807,7 @@ static int serve_single(void)
 		return fail_start(err);
 	int fds[CONF_MAX_LISTEN];
 	for (unsigned i = 0; i < M.cfg->nlisten; i++)
-		fds[i] = M.listeners[g->listen_idx[i]].fd;
+		fds[i] = M.listeners[g->lidx[i * g->nsock]].fd;
 	struct server srv;
 	int r = server_init(&srv, M.cfg, fds, M.cfg->nlisten, g->root_fds);
 	if (r < 0) {
