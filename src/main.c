@@ -2,11 +2,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "ctl/client.h"
 #include "core/log.h"
 #include "http/mime.h"
 #include "proc/master.h"
@@ -21,8 +23,73 @@ static void raise_nofile(void)
 	}
 }
 
+/* hearth status [--json] | top | ctl VERB: clients of the control socket,
+ * which they find through the same flags as the server (--control,
+ * --pid-file, -c FILE). */
+static int run_client(int argc, char **argv)
+{
+	const char *cmd = argv[0], *verb = NULL, *verb_arg = NULL;
+	int json = 0, fargc = 0;
+	char **fargv = calloc((size_t)argc + 2, sizeof *fargv);
+	if (!fargv)
+		return 1;
+	fargv[fargc++] = "hearth";
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(cmd, "status") == 0 && strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(cmd, "ctl") == 0 && !verb && argv[i][0] != '-')
+			verb = argv[i];
+		else if (strcmp(cmd, "ctl") == 0 && verb && !verb_arg && strcmp(verb, "nice") == 0)
+			verb_arg = argv[i];
+		else
+			fargv[fargc++] = argv[i];
+	}
+	static struct settings cfg;
+	char err[600], path[512];
+	int r = conf_load(&cfg, fargc, fargv, err, sizeof err);
+	free(fargv);
+	if (r == 1)
+		return 0;
+	if (r == 2)
+		return 2;
+	if (r == 3) {
+		fprintf(stderr, "hearth: %s\n", err);
+		return 1;
+	}
+	conf_control_path(&cfg, path, sizeof path);
+	if (!path[0]) {
+		fprintf(stderr, "hearth: %s: the control socket is off (--control off)\n", cmd);
+		return 1;
+	}
+	if (strcmp(cmd, "status") == 0)
+		r = ctl_client_status(path, json);
+	else if (strcmp(cmd, "top") == 0)
+		r = ctl_client_top(path);
+	else if (verb && strcmp(verb, "nice") == 0) {
+		char *end;
+		long n = verb_arg ? strtol(verb_arg, &end, 10) : 100;
+		if (!verb_arg || *end || n < -20 || n > 19) {
+			fprintf(stderr, "hearth: ctl nice: expects a value from -20 to 19\n");
+			r = 2;
+		} else {
+			r = ctl_client_set_nice(path, (int)n);
+		}
+	} else if (verb && (strcmp(verb, "reload") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "quit") == 0 ||
+	                    strcmp(verb, "reopen") == 0)) {
+		r = ctl_client_command(path, verb);
+	} else {
+		fprintf(stderr, "hearth: ctl: expects reload, stop, quit, reopen or nice N\n");
+		r = 2;
+	}
+	settings_free(&cfg);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "top") == 0 || strcmp(argv[1], "ctl") == 0))
+		return run_client(argc - 1, argv + 1);
+
 	/* argv's memory becomes the process title; work from a copy */
 	char **args = title_init(argc, argv);
 	if (!args)

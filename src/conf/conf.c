@@ -339,6 +339,7 @@ static const struct option_row options[] = {
         {"worker-cpu-affinity", K_AFFINITY, 0, S(worker_cpu_affinity), 0, "LIST"},
         {"user", K_STRING, 0, S(user), 0, "USER"},
         {"pid-file", K_STRING, 0, S(pid_file), 0, "PATH"},
+        {"control", K_STRING, 0, S(control), 0, "PATH"},
         {"daemon", K_FLAG, 0, S(daemon), 0, NULL},
         {"shutdown-timeout", K_SECONDS, 0, S(shutdown_timeout_ms), 0, "SECONDS"},
         {"accept-mode", K_ACCEPT, 0, S(accept_mode), 0, "MODE"},
@@ -550,6 +551,23 @@ invalid_size:
 	return -1;
 }
 
+void conf_control_path(const struct settings *s, char *out, size_t cap)
+{
+	if (s->control) {
+		snprintf(out, cap, "%s", strcmp(s->control, "off") == 0 ? "" : s->control);
+		return;
+	}
+	if (!s->pid_file) {
+		snprintf(out, cap, "hearth.ctl");
+		return;
+	}
+	const char *slash = strrchr(s->pid_file, '/');
+	const char *base = slash ? slash + 1 : s->pid_file;
+	const char *dot = strrchr(base, '.');
+	size_t stem = dot && dot != base ? (size_t)(dot - s->pid_file) : strlen(s->pid_file);
+	snprintf(out, cap, "%.*s.ctl", (int)stem, s->pid_file);
+}
+
 /* ---- sites ---- */
 
 int conf_finish(struct settings *s, char *err, size_t errlen)
@@ -641,6 +659,8 @@ static void usage(FILE *f)
 	        "Usage: hearth [OPTIONS] [ROOT]\n"
 	        "       hearth -t [-c FILE]                     test the configuration\n"
 	        "       hearth -s stop|quit|reload|reopen [--pid-file PATH | -c FILE]\n"
+	        "       hearth status [--json] | top | ctl reload|stop|quit|reopen\n"
+	        "              [--control PATH | --pid-file PATH | -c FILE]\n"
 	        "Serve the folder ROOT (default: the current directory) over HTTP/1.1.\n"
 	        "\n"
 	        "  -c, --config FILE           configuration file (flags override it)\n"
@@ -654,6 +674,8 @@ static void usage(FILE *f)
 	        "  --worker-cpu-affinity auto|LIST  pin workers to CPUs (LIST like 0,2-3)\n"
 	        "  --user USER[:GROUP]         workers' user when started as root (default nobody)\n"
 	        "  --pid-file PATH             write, lock and remove the master's pid file\n"
+	        "  --control PATH|off          control socket (default: beside the pid file,\n"
+	        "                              else hearth.ctl in the working directory)\n"
 	        "  --daemon                    run in the background (needs --error-log PATH)\n"
 	        "  --shutdown-timeout SECONDS  graceful stop limit (default 10)\n"
 	        "  --accept-mode shared|reuseport  how workers share listeners (default shared)\n"

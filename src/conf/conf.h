@@ -67,6 +67,7 @@ struct settings {
 	uint32_t shutdown_timeout_ms;
 	int accept_mode;
 	const char *config_file;
+	const char *control; /* control socket path, "off", or NULL: the default */
 
 	uint32_t timeout_header_ms;
 	uint32_t timeout_body_ms;
@@ -137,6 +138,10 @@ int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, siz
 int conf_parse_seconds(const char *text, uint32_t *ms);
 /* Parse a size ("1024", "64k", "1m", "2g"); -1 when invalid. */
 int conf_parse_size(const char *text, uint64_t *out);
+
+/* The control socket's path: --control, or next to the pid file (its name
+ * with the extension replaced by ".ctl"), or "hearth.ctl". "" when off. */
+void conf_control_path(const struct settings *s, char *out, size_t cap);
 
 /* The site for a Host value (port ignored; any case), or the default site. */
 const struct site_conf *conf_site_for_host(const struct settings *s, const char *host, size_t len);

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "net/listen.h"
+#include "stats/stats.h"
 
 enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
 enum { IO_DONE, IO_WAIT, IO_EOF, IO_ERROR, IO_YIELD };
@@ -153,9 +154,9 @@ static size_t log_escape(char *out, const char *s, size_t n, size_t cap)
 static void access_log(struct conn *c, struct xfer *x)
 {
 	struct server *s = c->srv;
-	s->stats.requests++;
+	stat_add(&s->stats->requests, 1);
 	if (x->status >= 100 && x->status < 600)
-		s->stats.status_class[x->status / 100]++;
+		stat_add(&s->stats->status[x->status / 100], 1);
 	if (!log_access_on())
 		return;
 	char *p = log_access_reserve(4096);
@@ -233,7 +234,7 @@ static int flush_wbuf(struct conn *c, int more)
 			return IO_ERROR;
 		}
 		wb->start += (uint32_t)n;
-		c->srv->stats.bytes_out += (uint64_t)n;
+		stat_add(&c->srv->stats->bytes_out, (uint64_t)n);
 	}
 	if (wb)
 		wb->start = wb->len = 0;
@@ -295,7 +296,7 @@ static int send_response(struct conn *c, uint64_t *budget)
 			x->file_off += (uint64_t)n;
 			x->file_left -= (uint64_t)n;
 			x->body_sent += (uint64_t)n;
-			c->srv->stats.bytes_out += (uint64_t)n;
+			stat_add(&c->srv->stats->bytes_out, (uint64_t)n);
 			*budget -= (uint64_t)n;
 			if (*budget == 0)
 				return IO_YIELD; /* let the others run */
@@ -310,7 +311,7 @@ static int send_response(struct conn *c, uint64_t *budget)
 			}
 			x->mem_off += (uint64_t)n;
 			x->body_sent += (uint64_t)n;
-			c->srv->stats.bytes_out += (uint64_t)n;
+			stat_add(&c->srv->stats->bytes_out, (uint64_t)n);
 			continue;
 		}
 		if (x->body == BODY_MULTIPART && x->part <= x->nranges) {
@@ -339,6 +340,7 @@ static int read_more(struct conn *c)
 		ssize_t n = recv(c->w.fd, rb->data + rb->len, space, 0);
 		if (n > 0) {
 			rb->len += (uint32_t)n;
+			stat_add(&s->stats->bytes_in, (uint64_t)n);
 			/* a short read drained the socket: the next arrival is a new edge */
 			if ((size_t)n < space)
 				c->flags &= (uint8_t)~CF_READABLE;
@@ -672,7 +674,8 @@ void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t s
 		server_conn_release(s, c);
 		return;
 	}
-	s->stats.accepted++;
+	stat_add(&s->stats->accepted, 1);
+	stat_set(&s->stats->active, s->nconns);
 	c->state = C_HEAD;
 	set_timer(c, TQ_HEADER);
 	/* the request is usually there already: try before waiting for the event */

@@ -44,9 +44,15 @@ struct conn *server_conn_new(struct server *s)
 	return c;
 }
 
+void server_set_stats(struct server *s, struct stats_slot *slot)
+{
+	s->stats = slot;
+}
+
 void server_conn_release(struct server *s, struct conn *c)
 {
 	s->nconns--;
+	stat_set(&s->stats->active, s->nconns);
 	c->next = s->closed;
 	s->closed = c;
 }
@@ -282,6 +288,7 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	s->cfg = cfg;
 	s->sigfd = -1;
 	s->root_fds = root_fds;
+	s->stats = &s->own_stats;
 	s->loop = loop_new();
 	if (!s->loop)
 		return -ENOMEM;

@@ -14,6 +14,7 @@
 #include "core/loop.h"
 #include "core/pool.h"
 #include "http/parse.h"
+#include "stats/stats.h"
 
 struct conn;
 struct xfer;
@@ -29,10 +30,6 @@ struct listener {
 	uint64_t warned_ms; /* last "descriptors exhausted" warning, to rate-limit it */
 };
 
-struct server_stats {
-	uint64_t accepted, requests, bytes_out;
-	uint64_t status_class[6]; /* 1xx..5xx, [0] unused */
-};
 
 struct server {
 	struct loop *loop;
@@ -57,12 +54,15 @@ struct server {
 	int sigfd;
 	struct watch sigw;
 	char boundary[40];
-	struct server_stats stats;
+	struct stats_slot *stats; /* this worker's counters (shared with the master) */
+	struct stats_slot own_stats; /* used when no shared slot was given */
 };
 
 /* fds: bound, listening sockets (ownership passes to the server);
  * root_fds: the sites' document roots, opened O_PATH (the caller keeps them). */
 int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds, const int *root_fds);
+/* Count into slot (shared memory) instead of a private one. */
+void server_set_stats(struct server *s, struct stats_slot *slot);
 int server_run(struct server *s);
 void server_free(struct server *s);
 

@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +41,9 @@
 #include "proc/pidfile.h"
 #include "proc/privs.h"
 #include "proc/title.h"
+#include "ctl/client.h"
+#include "ctl/server.h"
+#include "stats/stats.h"
 
 #define MAX_LISTENERS 256
 #define QUICK_DEATH_MS 1000u
@@ -80,6 +84,7 @@ struct worker {
 	uint64_t started_ms;
 	int ready;
 	int asked_to_stop;
+	int stats; /* its slot in the shared counters */
 };
 
 static struct master {
@@ -103,6 +108,10 @@ static struct master {
 	int stopping;  /* 1 graceful, 2 immediate */
 	uint64_t kill_at;
 	pid_t pid;
+	uint64_t started_ms;
+	struct stats_region *stats;
+	struct ctl_server ctl;
+	char ctl_path[512];
 } M = {.sigfd = -1, .ready_rd = -1, .ready_wr = -1, .pid_fd = -1, .daemon_fd = -1};
 
 /* ---- helpers ---- */
@@ -129,6 +138,7 @@ void master_absolutize(struct settings *cfg, const char *dir)
 	absolutize_one(cfg, &cfg->pid_file, dir);
 	absolutize_one(cfg, &cfg->mime_types, dir);
 	absolutize_one(cfg, &cfg->config_file, dir);
+	absolutize_one(cfg, &cfg->control, dir);
 }
 
 static const struct site_conf *site_at(const struct settings *cfg, unsigned i)
@@ -380,6 +390,7 @@ static void set_affinity(const struct settings *cfg, unsigned slot)
 static void close_other_fds(const struct generation *mine, unsigned slot)
 {
 	/* what only the master needs, or other generations' resources */
+	ctl_server_forget(&M.ctl);
 	loop_free(M.loop);
 	M.loop = NULL;
 	if (M.sigfd >= 0)
@@ -403,7 +414,7 @@ static void close_other_fds(const struct generation *mine, unsigned slot)
 	}
 }
 
-static void worker_main(struct generation *g, unsigned slot)
+static void worker_main(struct generation *g, unsigned slot, int stats_idx)
 {
 	char err[256];
 	const struct settings *cfg = g->cfg;
@@ -435,6 +446,8 @@ static void worker_main(struct generation *g, unsigned slot)
 		log_error("worker: cannot start: %s", strerror(-r));
 		_exit(2);
 	}
+	if (stats_idx >= 0)
+		server_set_stats(&srv, &M.stats->slots[stats_idx]);
 	pid_t me = getpid();
 	if (write(M.ready_wr, &me, sizeof me) != (ssize_t)sizeof me)
 		log_warn("worker: cannot report ready: %s", strerror(errno));
@@ -468,6 +481,16 @@ static int worker_spawn(struct generation *g, unsigned slot)
 		log_error("out of memory for a worker");
 		return -1;
 	}
+	/* a counter slot no live worker uses (the previous owner's counts were
+	 * folded into the totals when it was reaped) */
+	int stats_idx = -1;
+	for (unsigned i = 0; M.stats && i < M.stats->nslots && stats_idx < 0; i++) {
+		int used = 0;
+		for (size_t k = 0; k < M.nworkers && !used; k++)
+			used = M.workers[k].pid > 0 && M.workers[k].stats == (int)i;
+		if (!used)
+			stats_idx = (int)i;
+	}
 	log_access_flush();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -476,8 +499,9 @@ static int worker_spawn(struct generation *g, unsigned slot)
 		return -1;
 	}
 	if (pid == 0)
-		worker_main(g, slot);
+		worker_main(g, slot, stats_idx);
 	memset(w, 0, sizeof *w);
+	w->stats = stats_idx;
 	w->pid = pid;
 	w->slot = slot;
 	w->gen = g;
@@ -578,6 +602,8 @@ static void reap(void)
 			g->nready--;
 		g->alive--;
 		w->pid = 0;
+		if (w->stats >= 0)
+			stats_retire(M.stats, (unsigned)w->stats);
 		if (expected) {
 			if (g->retiring && g->alive == 0)
 				gen_free(g);
@@ -622,16 +648,20 @@ static void master_stop(int how)
 		loop_stop(M.loop);
 }
 
-static void master_reload(void)
+/* Returns 0 when the new generation is on its way, or -1 with why in err. */
+static int master_reload(char *err, size_t errlen)
 {
-	char err[512] = "";
+	err[0] = '\0';
 	log_notice("reloading configuration");
-	if (M.stopping)
-		return;
+	if (M.stopping) {
+		snprintf(err, errlen, "stopping");
+		return -1;
+	}
 	struct settings *ncfg = malloc(sizeof *ncfg);
 	if (!ncfg) {
+		snprintf(err, errlen, "out of memory");
 		log_error("reload failed: out of memory; keeping the running configuration");
-		return;
+		return -1;
 	}
 	int saved = dup(2);
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -639,17 +669,18 @@ static void master_reload(void)
 		dup2(devnull, 2); /* a bad flag prints to stderr: not wanted in a daemon */
 		close(devnull);
 	}
-	int r = conf_load(ncfg, M.argc, M.argv, err, sizeof err);
+	int r = conf_load(ncfg, M.argc, M.argv, err, errlen);
 	if (saved >= 0) {
 		dup2(saved, 2);
 		close(saved);
 	}
 	if (r != 0) {
-		log_error("reload failed: %s; keeping the running configuration",
-		          err[0] ? err : "invalid command line");
+		if (!err[0])
+			snprintf(err, errlen, "invalid command line");
+		log_error("reload failed: %s; keeping the running configuration", err);
 		settings_free(ncfg);
 		free(ncfg);
-		return;
+		return -1;
 	}
 	master_absolutize(ncfg, M.cwd);
 	if ((ncfg->user == NULL) != (M.cfg->user == NULL) ||
@@ -657,12 +688,12 @@ static void master_reload(void)
 		log_warn("reload: a new user takes effect only on restart");
 	if (ncfg->workers == 0)
 		ncfg->workers = M.cfg->workers ? M.cfg->workers : 1;
-	struct generation *g = gen_new(ncfg, err, sizeof err);
+	struct generation *g = gen_new(ncfg, err, errlen);
 	if (!g) {
 		log_error("reload failed: %s; keeping the running configuration", err);
 		settings_free(ncfg);
 		free(ncfg);
-		return;
+		return -1;
 	}
 	/* logs may have moved */
 	if (strcmp(ncfg->error_log, M.cfg->error_log) != 0 && log_open_error(ncfg->error_log, ncfg->log_level) < 0)
@@ -675,6 +706,8 @@ static void master_reload(void)
 	M.cfg = ncfg;
 	for (unsigned i = 0; i < g->nworkers; i++)
 		worker_spawn(g, i);
+	snprintf(err, errlen, "generation %u starting with %u workers", g->id, g->nworkers);
+	return 0;
 }
 
 static void reopen_logs(void)
@@ -711,9 +744,11 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 		case SIGINT:
 			master_stop(2);
 			break;
-		case SIGHUP:
-			master_reload();
+		case SIGHUP: {
+			char err[512];
+			master_reload(err, sizeof err);
 			break;
+		}
 		case SIGUSR1:
 			reopen_logs();
 			break;
@@ -743,6 +778,247 @@ static void on_tick(struct loop *l, struct timer *t)
 		}
 	}
 	timer_arm(&M.tq_tick, t);
+}
+
+
+/* ---- the control socket ---- */
+
+/* State, nice, CPU time and RSS of a process, from /proc/PID/stat. */
+static void read_proc(pid_t pid, struct ctl_worker *w)
+{
+	char path[64], buf[1024];
+	w->state = '?';
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	if (!p || p[1] != ' ')
+		return;
+	p += 2;
+	/* fields from 3 on: state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime cutime cstime priority nice nthreads
+	 * itrealvalue starttime vsize rss */
+	char state;
+	unsigned long long utime, stime, vsize;
+	long nice, rss;
+	if (sscanf(p, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %ld %*d %*d %*u %llu %ld",
+	           &state, &utime, &stime, &nice, &vsize, &rss) != 6)
+		return;
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	w->state = state;
+	w->nice = (int8_t)nice;
+	w->cpu_ms = (utime + stime) * 1000ull / (unsigned long long)(tick > 0 ? tick : 100);
+	w->rss_bytes = (uint64_t)rss * (uint64_t)page;
+}
+
+static void fill_totals(struct ctl_status *st, const struct stats_slot *t)
+{
+	st->totals.accepted = t->accepted;
+	st->totals.active = t->active;
+	st->totals.requests = t->requests;
+	st->totals.bytes_in = t->bytes_in;
+	st->totals.bytes_out = t->bytes_out;
+	for (int i = 0; i < 5; i++)
+		st->totals.status[i] = t->status[i + 1];
+}
+
+static void status_common(struct ctl_status *st, const struct settings *cfg)
+{
+	snprintf(st->version, sizeof st->version, "%s", HEARTH_VERSION);
+	st->pid = (uint32_t)getpid();
+	st->uptime_ms = clock_cache.now_ms - M.started_ms;
+	snprintf(st->config_file, sizeof st->config_file, "%s", cfg->config_file ? cfg->config_file : "");
+	for (int i = 0; i < MAX_LISTENERS && st->nlisteners < CTL_MAX_LISTENERS; i++) {
+		if (M.listeners[i].fd < 0)
+			continue;
+		char name[128];
+		listener_name(M.listeners[i].fd, &M.listeners[i].spec, name, sizeof name);
+		int dup = 0; /* a SO_REUSEPORT group is one address */
+		for (unsigned k = 0; k < st->nlisteners; k++)
+			dup |= strcmp(st->listeners[k], name) == 0;
+		if (!dup)
+			snprintf(st->listeners[st->nlisteners++], sizeof st->listeners[0], "%s", name);
+	}
+}
+
+static void master_status(void *arg, struct ctl_status *st)
+{
+	(void)arg;
+	status_common(st, M.cfg);
+	st->generation = M.gens ? M.gens->id : 0;
+	struct stats_slot total;
+	stats_total(M.stats, &total);
+	fill_totals(st, &total);
+	for (size_t i = 0; i < M.nworkers && st->nworkers < CTL_MAX_WORKERS; i++) {
+		const struct worker *w = &M.workers[i];
+		if (w->pid <= 0)
+			continue;
+		struct ctl_worker *cw = &st->workers[st->nworkers++];
+		cw->pid = (uint32_t)w->pid;
+		cw->generation = w->gen->id;
+		cw->slot = (uint16_t)w->slot;
+		read_proc(w->pid, cw);
+		if (w->stats >= 0) {
+			const struct stats_slot *sl = &M.stats->slots[w->stats];
+			cw->active = stat_get(&sl->active);
+			cw->requests = stat_get(&sl->requests);
+			cw->bytes_out = stat_get(&sl->bytes_out);
+		}
+	}
+}
+
+static int master_ctl_reload(void *arg, char *msg, size_t cap, int *code)
+{
+	(void)arg;
+	*code = CTL_E_FAILED;
+	return master_reload(msg, cap);
+}
+
+static int master_ctl_stop(void *arg, int immediate, char *msg, size_t cap, int *code)
+{
+	(void)arg;
+	(void)code;
+	snprintf(msg, cap, "%s", immediate ? "stopping now" : "stopping gracefully");
+	master_stop(immediate ? 2 : 1);
+	return 0;
+}
+
+static int master_ctl_reopen(void *arg, char *msg, size_t cap, int *code)
+{
+	(void)arg;
+	(void)code;
+	reopen_logs();
+	snprintf(msg, cap, "logs reopened");
+	return 0;
+}
+
+static int master_ctl_set_nice(void *arg, int nice, char *msg, size_t cap, int *code)
+{
+	(void)arg;
+	unsigned n = 0, failed = 0;
+	for (size_t i = 0; i < M.nworkers; i++) {
+		if (M.workers[i].pid <= 0)
+			continue;
+		if (setpriority(PRIO_PROCESS, (id_t)M.workers[i].pid, nice) < 0)
+			failed++;
+		else
+			n++;
+	}
+	/* workers forked from now on get it too */
+	M.cfg->worker_nice = nice;
+	M.cfg->worker_nice_set = 1;
+	log_notice("workers' nice value set to %d (%u workers)", nice, n);
+	if (failed) {
+		*code = CTL_E_FAILED;
+		snprintf(msg, cap, "nice %d: %u workers changed, %u refused (%s)", nice, n, failed, strerror(errno));
+		return -1;
+	}
+	snprintf(msg, cap, "nice %d for %u workers", nice, n);
+	return 0;
+}
+
+static const struct ctl_ops master_ops = {
+        .status = master_status,
+        .reload = master_ctl_reload,
+        .stop = master_ctl_stop,
+        .reopen = master_ctl_reopen,
+        .set_nice = master_ctl_set_nice,
+};
+
+/* --workers 0: the one process answers for itself */
+static void single_status(void *arg, struct ctl_status *st)
+{
+	struct server *srv = arg;
+	status_common(st, M.cfg);
+	st->generation = 1;
+	fill_totals(st, srv->stats);
+	st->totals.active = srv->nconns;
+	struct ctl_worker *cw = &st->workers[st->nworkers++];
+	cw->pid = (uint32_t)getpid();
+	cw->generation = 1;
+	read_proc(getpid(), cw);
+	cw->active = srv->nconns;
+	cw->requests = srv->stats->requests;
+	cw->bytes_out = srv->stats->bytes_out;
+}
+
+static int single_reload(void *arg, char *msg, size_t cap, int *code)
+{
+	(void)arg;
+	*code = CTL_E_UNSUPPORTED;
+	snprintf(msg, cap, "reload needs a master (--workers 1 or more)");
+	return -1;
+}
+
+static int single_stop(void *arg, int immediate, char *msg, size_t cap, int *code)
+{
+	struct server *srv = arg;
+	(void)code;
+	snprintf(msg, cap, "%s", immediate ? "stopping now" : "stopping gracefully");
+	if (immediate)
+		loop_stop(srv->loop);
+	else
+		server_graceful_stop(srv);
+	return 0;
+}
+
+static int single_reopen(void *arg, char *msg, size_t cap, int *code)
+{
+	(void)arg;
+	if (log_reopen() < 0) {
+		*code = CTL_E_FAILED;
+		snprintf(msg, cap, "reopening logs failed: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(msg, cap, "logs reopened");
+	return 0;
+}
+
+static int single_set_nice(void *arg, int nice, char *msg, size_t cap, int *code)
+{
+	(void)arg;
+	if (setpriority(PRIO_PROCESS, 0, nice) < 0) {
+		*code = CTL_E_FAILED;
+		snprintf(msg, cap, "nice %d: %s", nice, strerror(errno));
+		return -1;
+	}
+	snprintf(msg, cap, "nice %d", nice);
+	return 0;
+}
+
+static const struct ctl_ops single_ops = {
+        .status = single_status,
+        .reload = single_reload,
+        .stop = single_stop,
+        .reopen = single_reopen,
+        .set_nice = single_set_nice,
+};
+
+static int open_control(struct loop *l, const struct ctl_ops *ops, void *arg, char *err, size_t errlen)
+{
+	conf_control_path(M.cfg, M.ctl_path, sizeof M.ctl_path);
+	if (!M.ctl_path[0])
+		return 0;
+	if (M.ctl_path[0] != '/') {
+		char rel[sizeof M.ctl_path];
+		memcpy(rel, M.ctl_path, sizeof rel);
+		if (strlen(M.cwd) + strlen(rel) + 2 > sizeof M.ctl_path) {
+			snprintf(err, errlen, "control socket path too long");
+			return -1;
+		}
+		int n = snprintf(M.ctl_path, sizeof M.ctl_path, "%.300s/%.200s", M.cwd, rel);
+		if (n < 0 || (size_t)n >= sizeof M.ctl_path) {
+			snprintf(err, errlen, "control socket path too long");
+			return -1;
+		}
+	}
+	return ctl_server_open(&M.ctl, l, M.ctl_path, ops, arg, err, errlen);
 }
 
 /* ---- start-up ---- */
@@ -814,9 +1090,12 @@ static int serve_single(void)
 		snprintf(err, sizeof err, "cannot start serving: %s", strerror(-r));
 		return fail_start(err);
 	}
+	if (open_control(srv.loop, &single_ops, &srv, err, sizeof err) < 0)
+		return fail_start(err);
 	daemon_report("OK\n");
 	log_info("serving in a single process (pid %ld)", (long)getpid());
 	r = server_run(&srv);
+	ctl_server_close(&M.ctl);
 	server_free(&srv); /* closes the listening sockets too */
 	for (int i = 0; i < MAX_LISTENERS; i++) {
 		if (M.listeners[i].fd >= 0 && M.listeners[i].created_file)
@@ -834,6 +1113,8 @@ int master_run(struct settings *cfg, int argc, char **argv)
 	M.argc = argc;
 	M.argv = argv;
 	M.pid_fd = -1;
+	clock_update();
+	M.started_ms = clock_cache.now_ms;
 	for (int i = 0; i < MAX_LISTENERS; i++)
 		M.listeners[i].fd = -1;
 	if (!getcwd(M.cwd, sizeof M.cwd))
@@ -900,6 +1181,15 @@ int master_run(struct settings *cfg, int argc, char **argv)
 	}
 	tqueue_init(M.loop, &M.tq_tick, 100, on_tick);
 	timer_arm(&M.tq_tick, &M.tick);
+	M.stats = stats_create(CTL_MAX_WORKERS);
+	if (!M.stats) {
+		status = fail_start("cannot map the shared counters");
+		goto out;
+	}
+	if (open_control(M.loop, &master_ops, NULL, err, sizeof err) < 0) {
+		status = fail_start(err);
+		goto out;
+	}
 
 	struct generation *g = gen_new(cfg, err, sizeof err);
 	if (!g) {
@@ -918,6 +1208,8 @@ int master_run(struct settings *cfg, int argc, char **argv)
 		gen_free(M.gens);
 	log_info("stopped");
 out:
+	ctl_server_close(&M.ctl);
+	stats_destroy(M.stats);
 	for (int i = 0; i < MAX_LISTENERS; i++)
 		if (M.listeners[i].fd >= 0) {
 			close(M.listeners[i].fd);
@@ -939,8 +1231,24 @@ int master_signal(const struct settings *cfg)
 		int sig;
 	} map[] = {{"stop", SIGTERM}, {"quit", SIGINT}, {"reload", SIGHUP}, {"reopen", SIGUSR1}};
 	char err[512];
+	/* the control socket when a master answers there, signals otherwise */
+	char path[512];
+	conf_control_path(cfg, path, sizeof path);
+	if (path[0]) {
+		struct listen_spec spec;
+		char text[600];
+		snprintf(text, sizeof text, "unix:%s", path);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int up = fd >= 0 && conf_parse_listen(text, &spec, err, sizeof err) == 0 &&
+		         connect(fd, (struct sockaddr *)&spec.addr, spec.addrlen) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (up)
+			return ctl_client_command(path, cfg->signal);
+	}
 	if (!cfg->pid_file) {
-		fprintf(stderr, "hearth: -s %s: needs --pid-file PATH (or -c FILE with pid-file)\n", cfg->signal);
+		fprintf(stderr, "hearth: -s %s: no control socket at %s, and no --pid-file PATH (or -c FILE with pid-file)\n",
+		        cfg->signal, path[0] ? path : "(off)");
 		return 1;
 	}
 	pid_t pid = pidfile_running(cfg->pid_file, err, sizeof err);

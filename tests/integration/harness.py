@@ -31,6 +31,10 @@ def compat_args(args):
         extra += ["--workers", "0"]
     if os.geteuid() == 0 and not any(str(a).startswith("--user") for a in args):
         extra += ["--user", "root"]
+    # the default control socket is hearth.ctl in the working directory, which
+    # tests running side by side would share
+    if not any(str(a).startswith(("--control", "--pid-file", "-c", "--config")) for a in args):
+        extra += ["--control", "off"]
     return extra
 
 
@@ -340,9 +344,25 @@ def proc_age(pid):
     return up - int(st[22]) / _CLK_TCK
 
 
+_HELP = None
+
+
+def bin_has_flag(flag):
+    """Whether `hearth --help` mentions flag (for options newer than some builds)."""
+    global _HELP
+    if not _HELP:
+        try:
+            _HELP = subprocess.run([BIN, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   timeout=10).stdout.decode(errors="replace")
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return re.search(r"(^|\s)%s\b" % re.escape(flag), _HELP, re.M) is not None
+
+
 class Hearth:
     """hearth started with BIN + args exactly (plus "--user root" when running
-    as root, unless args name --user or add_user is False). Its error log is
+    as root, unless args name --user or add_user is False, and "--control off"
+    when the binary has it, unless args name --control or --pid-file). Its error log is
     stderr, or the file error_log when given (pass --error-log yourself). Ready
     once `ready` (a bytes regex) matches the error log; host/port are taken from
     the first "listening on HOST:PORT" line when there is one."""
@@ -352,6 +372,10 @@ class Hearth:
         argv = [BIN] + [str(a) for a in args]
         if add_user and os.geteuid() == 0 and not any(a.startswith("--user") for a in argv):
             argv += ["--user", "root"]
+        # without --control or --pid-file the control socket would be hearth.ctl in the
+        # working directory, shared by tests running side by side
+        if bin_has_flag("--control") and not any(a.startswith(("--control", "--pid-file")) for a in argv):
+            argv += ["--control", "off"]
         self.argv = argv
         self.error_log = error_log
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -474,3 +498,45 @@ class Hearth:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def socket_inodes(pid):
+    """Inodes of the sockets in pid's descriptor table."""
+    out = set()
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(int(link[8:-1]))
+    return out
+
+
+def server_side_inode(client):
+    """Inode of the server's end of the IPv4 TCP connection client (from
+    /proc/net/tcp); None until the server has accepted it."""
+    cport = client.getsockname()[1]
+    sport = client.getpeername()[1]
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            lport = int(fields[1].split(":")[1], 16)
+            rport = int(fields[2].split(":")[1], 16)
+            if lport == sport and rport == cport and int(fields[9]):
+                return int(fields[9])
+    return None
+
+
+def owner_of(client, pids):
+    """The pid among pids whose descriptor table holds the server side of the
+    TCP connection client (it has accepted it), or None."""
+    ino = server_side_inode(client)
+    for p in pids:
+        if ino is not None and ino in socket_inodes(p):
+            return p
+    return None
