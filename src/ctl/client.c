@@ -142,16 +142,12 @@ static int connect_to(const char *path, char *err, size_t errlen, int *absent)
 		snprintf(err, errlen, "no hearth is listening on %s", path);
 		break;
 	case EACCES:
-	case EPERM:
-		snprintf(err, errlen, "%s belongs to another user (permission denied)", path);
-		break;
+	case EPERM: snprintf(err, errlen, "%s belongs to another user (permission denied)", path); break;
 	case EAGAIN:
 		snprintf(err, errlen, "hearth did not accept the connection on %s within %d s", path,
 		         REQUEST_TIMEOUT_MS / 1000);
 		break;
-	default:
-		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(e));
-		break;
+	default: snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(e)); break;
 	}
 	return -1;
 }
@@ -196,12 +192,14 @@ static int request(const char *path, uint8_t type, const uint8_t *payload, size_
 	size_t got;
 	int r = recv_all(fd, hb, sizeof hb, deadline, &got);
 	if (r == -ETIMEDOUT) {
-		snprintf(err, errlen, "no reply from hearth on %s within %d s", path, REQUEST_TIMEOUT_MS / 1000);
+		snprintf(err, errlen, "no reply from hearth on %s within %d s", path,
+		         REQUEST_TIMEOUT_MS / 1000);
 		goto fail;
 	}
 	if (r != 0 && got == 0) {
 		if (sent < 0)
-			snprintf(err, errlen, "hearth closed the connection on %s (%s)", path, strerror(-sent));
+			snprintf(err, errlen, "hearth closed the connection on %s (%s)", path,
+			         strerror(-sent));
 		else if (r == 1)
 			snprintf(err, errlen, "hearth closed the connection on %s without a reply", path);
 		else
@@ -228,8 +226,8 @@ static int request(const char *path, uint8_t type, const uint8_t *payload, size_
 		goto fail;
 	}
 	if (rh->id != id) {
-		snprintf(err, errlen, "reply for another request (id %" PRIu32 ", expected %" PRIu32 ")", rh->id,
-		         id);
+		snprintf(err, errlen, "reply for another request (id %" PRIu32 ", expected %" PRIu32 ")",
+		         rh->id, id);
 		goto fail;
 	}
 	if (rh->length > CTL_MAX_PAYLOAD || rh->length > cap) {
@@ -238,13 +236,13 @@ static int request(const char *path, uint8_t type, const uint8_t *payload, size_
 	}
 	r = recv_all(fd, reply, rh->length, deadline, &got);
 	if (r == -ETIMEDOUT) {
-		snprintf(err, errlen, "reply from hearth on %s stalled (%zu of %" PRIu32 " bytes in %d s)", path,
-		         got, rh->length, REQUEST_TIMEOUT_MS / 1000);
+		snprintf(err, errlen, "reply from hearth on %s stalled (%zu of %" PRIu32 " bytes in %d s)",
+		         path, got, rh->length, REQUEST_TIMEOUT_MS / 1000);
 		goto fail;
 	}
 	if (r != 0) {
-		snprintf(err, errlen, "short reply from hearth on %s (%zu of %" PRIu32 " payload bytes)", path, got,
-		         rh->length);
+		snprintf(err, errlen, "short reply from hearth on %s (%zu of %" PRIu32 " payload bytes)",
+		         path, got, rh->length);
 		goto fail;
 	}
 	close(fd);
@@ -260,9 +258,11 @@ static int request(const char *path, uint8_t type, const uint8_t *payload, size_
 			snprintf(err, errlen, "%s belongs to another user (permission denied)%s%s", path,
 			         m[0] ? ": " : "", m);
 		else if (code == CTL_E_VERSION)
-			snprintf(err, errlen, "protocol version mismatch: %s", m[0] ? m : "the server refused version 1");
+			snprintf(err, errlen, "protocol version mismatch: %s",
+			         m[0] ? m : "the server refused version 1");
 		else
-			snprintf(err, errlen, "%s (%s)", m[0] ? m : "hearth refused the request", ctl_err_name(code));
+			snprintf(err, errlen, "%s (%s)", m[0] ? m : "hearth refused the request",
+			         ctl_err_name(code));
 		return -1;
 	}
 	return 0;
@@ -438,8 +438,9 @@ static void status_json(FILE *f, const struct ctl_status *st)
 		json_str(f, st->listeners[i]);
 	}
 	fprintf(f,
-	        "],\n  \"totals\": {\"accepted\": %" PRIu64 ", \"active\": %" PRIu64 ", \"requests\": %" PRIu64
-	        ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64 ",\n             \"status\": {",
+	        "],\n  \"totals\": {\"accepted\": %" PRIu64 ", \"active\": %" PRIu64
+	        ", \"requests\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+	        ",\n             \"status\": {",
 	        t->accepted, t->active, t->requests, t->bytes_in, t->bytes_out);
 	for (int i = 0; i < 5; i++)
 		fprintf(f, "%s\"%dxx\": %" PRIu64, i ? ", " : "", i + 1, t->status[i]);
@@ -447,12 +448,13 @@ static void status_json(FILE *f, const struct ctl_status *st)
 	for (unsigned i = 0; i < st->nworkers; i++) {
 		const struct ctl_worker *w = &st->workers[i];
 		fprintf(f,
-		        "%s\n    {\"pid\": %" PRIu32 ", \"generation\": %" PRIu32 ", \"slot\": %u, \"state\": \"%c\""
-		        ", \"nice\": %d, \"cpu_ms\": %" PRIu64 ", \"rss_bytes\": %" PRIu64 ", \"active\": %" PRIu64
-		        ", \"requests\": %" PRIu64 ", \"bytes_out\": %" PRIu64 "}",
+		        "%s\n    {\"pid\": %" PRIu32 ", \"generation\": %" PRIu32
+		        ", \"slot\": %u, \"state\": \"%c\""
+		        ", \"nice\": %d, \"cpu_ms\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
+		        ", \"active\": %" PRIu64 ", \"requests\": %" PRIu64 ", \"bytes_out\": %" PRIu64 "}",
 		        i ? "," : "", w->pid, w->generation, (unsigned)w->slot,
-		        w->state == '"' || w->state == '\\' ? '?' : state_char(w->state), (int)w->nice, w->cpu_ms,
-		        w->rss_bytes, w->active, w->requests, w->bytes_out);
+		        w->state == '"' || w->state == '\\' ? '?' : state_char(w->state), (int)w->nice,
+		        w->cpu_ms, w->rss_bytes, w->active, w->requests, w->bytes_out);
 	}
 	fputs(st->nworkers ? "\n  ]\n}\n" : "]\n}\n", f);
 }
@@ -495,9 +497,10 @@ static void status_text(FILE *f, const struct ctl_status *st)
 		fmt_cpu(cpu, sizeof cpu, w->cpu_ms);
 		fmt_bytes(rss, sizeof rss, w->rss_bytes, 0);
 		fmt_bytes(out, sizeof out, w->bytes_out, 0);
-		fprintf(f, "%4u %7" PRIu32 " %4" PRIu32 " %5c %3d %10s %10s %6" PRIu64 " %10" PRIu64 " %10s\n",
-		        (unsigned)w->slot, w->pid, w->generation, state_char(w->state), (int)w->nice, cpu, rss,
-		        w->active, w->requests, out);
+		fprintf(f,
+		        "%4u %7" PRIu32 " %4" PRIu32 " %5c %3d %10s %10s %6" PRIu64 " %10" PRIu64 " %10s\n",
+		        (unsigned)w->slot, w->pid, w->generation, state_char(w->state), (int)w->nice, cpu,
+		        rss, w->active, w->requests, out);
 	}
 }
 
@@ -564,7 +567,8 @@ static int simple_request(const char *path, uint8_t type, const uint8_t *payload
 	}
 	int r = request(path, type, payload, plen, reply, CTL_MAX_PAYLOAD, &rh, msg, msglen, absent);
 	if (r == 0 && rh.type != CTL_OK) {
-		snprintf(msg, msglen, "unexpected reply %s to %s", ctl_type_name(rh.type), ctl_type_name(type));
+		snprintf(msg, msglen, "unexpected reply %s to %s", ctl_type_name(rh.type),
+		         ctl_type_name(type));
 		r = -1;
 	} else if (r == 0 && ctl_decode_ok(reply, rh.length, msg, msglen) != CTL_E_OK) {
 		snprintf(msg, msglen, "malformed OK reply to %s", ctl_type_name(type));
@@ -582,7 +586,8 @@ static int set_nice_request(const char *path, int nice, char *msg, size_t msglen
 		snprintf(msg, msglen, "cannot encode SET_NICE %d", nice);
 		return -1;
 	}
-	return simple_request(path, CTL_SET_NICE, m + CTL_HEADER_SIZE, n - CTL_HEADER_SIZE, msg, msglen, absent);
+	return simple_request(path, CTL_SET_NICE, m + CTL_HEADER_SIZE, n - CTL_HEADER_SIZE, msg, msglen,
+	                      absent);
 }
 
 static int print_result(int r, const char *msg)
@@ -606,9 +611,10 @@ int ctl_client_command(const char *path, const char *what)
 	int absent;
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
 		if (what && strcmp(what, cmds[i].name) == 0)
-			return print_result(simple_request(path, cmds[i].type, NULL, 0, msg, sizeof msg, &absent),
-			                    msg);
-	fprintf(stderr, "hearth: unknown control command '%s' (reload, stop, quit, reopen)\n", what ? what : "");
+			return print_result(
+			    simple_request(path, cmds[i].type, NULL, 0, msg, sizeof msg, &absent), msg);
+	fprintf(stderr, "hearth: unknown control command '%s' (reload, stop, quit, reopen)\n",
+	        what ? what : "");
 	return 1;
 }
 
@@ -646,7 +652,8 @@ static void frame_puts(struct frame *f, const char *s)
 	frame_put(f, s, strlen(s));
 }
 
-static void frame_line(struct frame *f, int reverse, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void frame_line(struct frame *f, int reverse, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void frame_line(struct frame *f, int reverse, const char *fmt, ...)
 {
 	char line[LINE_MAX_COLS + 1];
@@ -754,10 +761,11 @@ static void top_render(struct top *t, int clear)
 
 	fmt_duration(a, sizeof a, st->uptime_ms);
 	sanitize(s, sizeof s, st->version, 1);
-	frame_line(f, 0, "hearth %s - pid %" PRIu32 ", up %s, generation %" PRIu32 ", %u worker%s", s, st->pid, a,
-	           st->generation, (unsigned)st->nworkers, st->nworkers == 1 ? "" : "s");
+	frame_line(f, 0, "hearth %s - pid %" PRIu32 ", up %s, generation %" PRIu32 ", %u worker%s", s,
+	           st->pid, a, st->generation, (unsigned)st->nworkers, st->nworkers == 1 ? "" : "s");
 	fmt_rate(a, sizeof a, tt->requests, pv->totals.requests, t->have_prev, dt, 1, 1);
-	frame_line(f, 0, "Conns: %" PRIu64 " active, %" PRIu64 " accepted   Requests: %" PRIu64 " total, %s/s",
+	frame_line(f, 0,
+	           "Conns: %" PRIu64 " active, %" PRIu64 " accepted   Requests: %" PRIu64 " total, %s/s",
 	           tt->active, tt->accepted, tt->requests, a);
 	fmt_bytes(a, sizeof a, tt->bytes_in, 0);
 	fmt_bytes(b, sizeof b, tt->bytes_out, 0);
@@ -765,7 +773,8 @@ static void top_render(struct top *t, int clear)
 	fmt_rate(d, sizeof d, tt->bytes_out, pv->totals.bytes_out, t->have_prev, dt, 1e6, 2);
 	frame_line(f, 0, "Bytes: in %s (%s MB/s), out %s (%s MB/s)", a, c, b, d);
 	frame_line(f, 0,
-	           "Responses: 1xx %" PRIu64 ", 2xx %" PRIu64 ", 3xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx %" PRIu64,
+	           "Responses: 1xx %" PRIu64 ", 2xx %" PRIu64 ", 3xx %" PRIu64 ", 4xx %" PRIu64
+	           ", 5xx %" PRIu64,
 	           tt->status[0], tt->status[1], tt->status[2], tt->status[3], tt->status[4]);
 	if (f->tty) {
 		if (t->note[0] && now_ms() < t->note_until)
@@ -950,8 +959,7 @@ static int top_key(struct top *t, char k)
 	int absent;
 	switch (k) {
 	case 'q':
-	case 'Q':
-		return 1;
+	case 'Q': return 1;
 	case 'r':
 	case 'R':
 		if (simple_request(t->path, CTL_RELOAD, NULL, 0, msg, sizeof msg, &absent) < 0)
@@ -960,15 +968,10 @@ static int top_key(struct top *t, char k)
 			top_note(t, "%s", msg[0] ? msg : "reload requested");
 		break;
 	case '+':
-	case '=':
-		top_key_nice(t, +1);
-		break;
+	case '=': top_key_nice(t, +1); break;
 	case '-':
-	case '_':
-		top_key_nice(t, -1);
-		break;
-	default:
-		break;
+	case '_': top_key_nice(t, -1); break;
+	default: break;
 	}
 	return 0;
 }

@@ -341,8 +341,10 @@ static int read_more(struct conn *c)
 		if (n > 0) {
 			rb->len += (uint32_t)n;
 			stat_add(&s->stats->bytes_in, (uint64_t)n);
-			/* a short read drained the socket: the next arrival is a new edge */
-			if ((size_t)n < space)
+			/* a short read drained the socket: the next arrival is a new edge;
+			 * but a shutdown already signalled brings no new edge, so then
+			 * read on until the end of the stream shows */
+			if ((size_t)n < space && !(c->flags & CF_RDHUP))
 				c->flags &= (uint8_t)~CF_READABLE;
 			return IO_DONE;
 		}
@@ -637,6 +639,8 @@ static void on_event(struct loop *l, struct watch *w, uint32_t events)
 	struct conn *c = container_of(w, struct conn, w);
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->flags |= CF_READABLE;
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		c->flags |= CF_RDHUP;
 	if ((events & EPOLLERR) && !(events & EPOLLIN)) {
 		conn_close(c);
 		return;

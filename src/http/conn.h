@@ -39,6 +39,7 @@ enum conn_state {
 #define CF_LINGER 0x10u    /* on close: shut down writing, drain input first */
 #define CF_WAIT_OUT 0x20u  /* blocked on output */
 #define CF_READY 0x40u     /* on the server's ready list */
+#define CF_RDHUP 0x80u     /* the peer shut its side: read on until end of stream */
 
 struct conn {
 	struct watch w;
