@@ -703,8 +703,10 @@ struct top {
 static int top_fetch(struct top *t, char *err, size_t errlen, int *absent)
 {
 	int next = t->cur ^ 1;
-	if (fetch_status(t->path, t->reply, t->snap[next], err, errlen, absent) < 0)
+	if (fetch_status(t->path, t->reply, t->snap[next], err, errlen, absent) < 0) {
+		t->have_prev = 0; /* the slot it was decoded into may be garbage now */
 		return -1;
+	}
 	t->at[next] = now_ms();
 	/* a new master (another pid) has other counters: no rates across it */
 	t->have_prev = t->have_cur && t->snap[next]->pid == t->snap[t->cur]->pid;
@@ -880,7 +882,8 @@ static void term_leave(struct term *tm)
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &tm->saved);
 }
 
-/* Handlers only set flags; the signals stay blocked except inside ppoll. */
+/* Handlers only set flags; the signals stay blocked except inside ppoll.
+ * A signal the caller ignores (nohup) stays ignored. */
 static void term_signals(struct term *tm)
 {
 	sigset_t block;
@@ -888,8 +891,11 @@ static void term_signals(struct term *tm)
 	struct sigaction sa = {.sa_handler = top_on_signal};
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < TOP_NSIGNALS; i++) {
+		sigaction(top_signals[i], NULL, &tm->oldact[i]);
+		if (tm->oldact[i].sa_handler == SIG_IGN)
+			continue;
 		sigaddset(&block, top_signals[i]);
-		sigaction(top_signals[i], &sa, &tm->oldact[i]);
+		sigaction(top_signals[i], &sa, NULL);
 	}
 	sigprocmask(SIG_BLOCK, &block, &tm->oldmask);
 }
@@ -965,7 +971,7 @@ static int top_key(struct top *t, char k)
 		if (simple_request(t->path, CTL_RELOAD, NULL, 0, msg, sizeof msg, &absent) < 0)
 			top_note(t, "reload failed: %s", msg);
 		else
-			top_note(t, "%s", msg[0] ? msg : "reload requested");
+			top_note(t, "reload requested%s%s", msg[0] ? ": " : "", msg);
 		break;
 	case '+':
 	case '=': top_key_nice(t, +1); break;
