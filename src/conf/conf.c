@@ -65,7 +65,8 @@ void settings_free(struct settings *s)
 	s->arena_cap = 0;
 }
 
-const char *conf_strdup(struct settings *s, const char *p, size_t n)
+/* A block of n bytes owned by the settings (freed by settings_free). */
+static void *arena_take(struct settings *s, size_t n)
 {
 	if (s->narena_blocks == s->arena_cap) {
 		size_t nc = s->arena_cap ? s->arena_cap * 2 : 32;
@@ -75,13 +76,23 @@ const char *conf_strdup(struct settings *s, const char *p, size_t n)
 		s->arena_blocks = nb;
 		s->arena_cap = nc;
 	}
-	char *c = malloc(n + 1);
-	if (!c)
-		return NULL;
-	memcpy(c, p, n);
-	c[n] = '\0';
-	s->arena_blocks[s->narena_blocks++] = c;
+	char *c = calloc(1, n ? n : 1);
+	if (c)
+		s->arena_blocks[s->narena_blocks++] = c;
 	return c;
+}
+
+const char *conf_strdup(struct settings *s, const char *p, size_t n)
+{
+	char *c = arena_take(s, n + 1);
+	if (c)
+		memcpy(c, p, n);
+	return c;
+}
+
+void *conf_alloc(struct settings *s, size_t n)
+{
+	return arena_take(s, n);
 }
 
 /* ---- value parsers ---- */
@@ -312,6 +323,8 @@ enum kind {
 	K_AFFINITY,
 	K_LOGPATH,  /* access log: PATH, - or off */
 	K_ERRPATH,  /* error log: PATH or - */
+	K_FASTCGI,  /* a FastCGI route (site) */
+	K_INDEX,    /* index file names (site) */
 };
 
 #define SITE 1
@@ -332,6 +345,8 @@ static const struct option_row options[] = {
         {"listing", K_BOOL, SITE, SC(listing), 0, NULL},
         {"follow-symlinks", K_BOOL, SITE, SC(follow_symlinks), 0, NULL},
         {"dotfiles", K_BOOL, SITE, SC(dotfiles), 0, NULL},
+        {"fastcgi", K_FASTCGI, SITE, 0, 0, "PATTERN=BACKEND"},
+        {"index", K_INDEX, SITE, 0, 0, "NAMES"},
         {"listen", K_LISTEN, 0, 0, 0, "ADDR"},
         {"unix-mode", K_MODE, 0, S(unix_mode), 0, "MODE"},
         {"workers", K_WORKERS, 0, S(workers), 0, "N"},
@@ -358,6 +373,151 @@ static const struct option_row options[] = {
         {"mime-types", K_STRING, 0, S(mime_types), 0, "FILE"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
+
+/* "*.php" or "/prefix/": a pattern a route can match on. */
+static int valid_pattern(const char *p)
+{
+	if (p[0] == '*' && p[1] == '.' && p[2]) {
+		for (const char *q = p + 2; *q; q++)
+			if (*q == '/' || *q == '*' || *q == '.')
+				return 0;
+		return 1;
+	}
+	return p[0] == '/' && !strstr(p, "..") && !strchr(p, '*');
+}
+
+static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, const char *const *argv, char *err,
+                         size_t errlen)
+{
+	/* flag form: "PATTERN=B1,B2"; file form: PATTERN B1 B2 [key=value ...] */
+	char buf[1024];
+	const char *pattern;
+	const char *items[CONF_MAX_BACKENDS + 8];
+	int nitems = 0;
+	if (argc == 1) {
+		const char *eq = strchr(argv[0], '=');
+		if (!eq || strlen(argv[0]) >= sizeof buf) {
+			snprintf(err, errlen, "expects PATTERN=BACKEND[,BACKEND...] (e.g. '*.php=unix:/run/php/php-fpm.sock')");
+			return -1;
+		}
+		strcpy(buf, argv[0]);
+		buf[eq - argv[0]] = '\0';
+		pattern = buf;
+		for (char *tok = strtok(buf + (eq - argv[0]) + 1, ","); tok && nitems < CONF_MAX_BACKENDS + 8;
+		     tok = strtok(NULL, ","))
+			items[nitems++] = tok;
+	} else if (argc >= 2) {
+		pattern = argv[0];
+		for (int i = 1; i < argc && nitems < CONF_MAX_BACKENDS + 8; i++)
+			items[nitems++] = argv[i];
+	} else {
+		snprintf(err, errlen, "expects a pattern and at least one backend");
+		return -1;
+	}
+	if (!valid_pattern(pattern)) {
+		snprintf(err, errlen, "invalid pattern '%s' (*.ext or /prefix/)", pattern);
+		return -1;
+	}
+	if (!site->routes) {
+		site->routes = conf_alloc(s, sizeof(struct fcgi_route) * CONF_MAX_ROUTES);
+		if (!site->routes) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	if (site->nroutes >= CONF_MAX_ROUTES) {
+		snprintf(err, errlen, "too many fastcgi routes (at most %d)", CONF_MAX_ROUTES);
+		return -1;
+	}
+	struct fcgi_route *r = &site->routes[site->nroutes];
+	memset(r, 0, sizeof *r);
+	r->pattern = conf_strdup(s, pattern, strlen(pattern));
+	r->by_ext = pattern[0] == '*';
+	r->connect_timeout_ms = FCGI_DEFAULT_CONNECT_MS;
+	r->read_timeout_ms = FCGI_DEFAULT_READ_MS;
+	r->send_timeout_ms = FCGI_DEFAULT_SEND_MS;
+	r->max_header = FCGI_DEFAULT_MAX_HEADER;
+	for (int i = 0; i < nitems; i++) {
+		const char *it = items[i];
+		const char *eq = strchr(it, '=');
+		if (eq && strncmp(it, "unix:", 5) != 0) {
+			size_t kl = (size_t)(eq - it);
+			const char *val = eq + 1;
+			uint64_t size;
+			int bad = 0;
+			if (kl == 15 && !strncmp(it, "connect-timeout", kl))
+				bad = conf_parse_seconds(val, &r->connect_timeout_ms);
+			else if (kl == 12 && !strncmp(it, "read-timeout", kl))
+				bad = conf_parse_seconds(val, &r->read_timeout_ms);
+			else if (kl == 12 && !strncmp(it, "send-timeout", kl))
+				bad = conf_parse_seconds(val, &r->send_timeout_ms);
+			else if (kl == 8 && !strncmp(it, "max-body", kl))
+				bad = conf_parse_size(val, &r->max_body);
+			else if (kl == 10 && !strncmp(it, "max-header", kl)) {
+				bad = conf_parse_size(val, &size);
+				if (!bad && (size < 1024 || size > (1u << 20)))
+					bad = -1;
+				r->max_header = (uint32_t)size;
+			} else {
+				snprintf(err, errlen, "unknown option '%.*s' (connect-timeout, read-timeout, send-timeout, "
+				                      "max-body, max-header)", (int)kl, it);
+				return -1;
+			}
+			if (bad) {
+				snprintf(err, errlen, "invalid value in '%s'", it);
+				return -1;
+			}
+			continue;
+		}
+		char e[160];
+		if (r->nbackends >= CONF_MAX_BACKENDS) {
+			snprintf(err, errlen, "too many backends (at most %d)", CONF_MAX_BACKENDS);
+			return -1;
+		}
+		if (conf_parse_listen(it, &r->backends[r->nbackends], e, sizeof e) < 0 ||
+		    (!r->backends[r->nbackends].is_unix &&
+		     ((struct sockaddr_in *)&r->backends[r->nbackends].addr)->sin_port == 0)) {
+			snprintf(err, errlen, "invalid backend '%s': %s", it, e[0] ? e : "port 0");
+			return -1;
+		}
+		r->nbackends++;
+	}
+	if (r->nbackends == 0) {
+		snprintf(err, errlen, "no backend for '%s'", pattern);
+		return -1;
+	}
+	site->nroutes++;
+	return 0;
+}
+
+static int apply_index(struct settings *s, struct site_conf *site, int argc, const char *const *argv, char *err,
+                       size_t errlen)
+{
+	site->nindex = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *p = argv[i];
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			if (n == 0 || memchr(p, '/', n) || (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.'))) {
+				snprintf(err, errlen, "invalid index name '%.*s'", (int)n, p);
+				return -1;
+			}
+			if (site->nindex >= CONF_MAX_INDEX) {
+				snprintf(err, errlen, "too many index names (at most %d)", CONF_MAX_INDEX);
+				return -1;
+			}
+			site->index[site->nindex++] = conf_strdup(s, p, n);
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (site->nindex == 0) {
+		snprintf(err, errlen, "needs at least one name");
+		return -1;
+	}
+	return 0;
+}
 
 static const struct option_row *find_option(const char *name)
 {
@@ -408,6 +568,10 @@ int conf_apply(struct settings *s, struct site_conf *site, const char *name, int
 			*(int *)((char *)s + o->off) = v;
 		return 0;
 	}
+	if (o->kind == K_FASTCGI)
+		return apply_fastcgi(s, site ? site : &s->top, argc, argv, err, errlen);
+	if (o->kind == K_INDEX)
+		return apply_index(s, site ? site : &s->top, argc, argv, err, errlen);
 	if (argc != 1) {
 		snprintf(err, errlen, argc == 0 ? "needs a value" : "takes one value");
 		return -1;
@@ -583,6 +747,10 @@ int conf_finish(struct settings *s, char *err, size_t errlen)
 		s->top.follow_symlinks = 0;
 	if (s->top.dotfiles < 0)
 		s->top.dotfiles = 0;
+	if (s->top.nindex == 0) {
+		s->top.index[0] = "index.html";
+		s->top.nindex = 1;
+	}
 	for (unsigned i = 0; i < s->nsites; i++) {
 		struct site_conf *site = &s->sites[i];
 		if (!site->root)
@@ -593,6 +761,14 @@ int conf_finish(struct settings *s, char *err, size_t errlen)
 			site->follow_symlinks = s->top.follow_symlinks;
 		if (site->dotfiles < 0)
 			site->dotfiles = s->top.dotfiles;
+		if (!site->routes) {
+			site->routes = s->top.routes;
+			site->nroutes = s->top.nroutes;
+		}
+		if (site->nindex == 0) {
+			memcpy(site->index, s->top.index, sizeof site->index);
+			site->nindex = s->top.nindex;
+		}
 	}
 	if (s->max_request_line > s->max_head) {
 		snprintf(err, errlen, "--max-request-line: larger than --max-header-size");
@@ -688,6 +864,9 @@ static void usage(FILE *f)
 	        "  --max-request-line SIZE     longest request line (default 8k)\n"
 	        "  --max-header-size SIZE      largest request head (default 16k)\n"
 	        "  --max-header-fields N       most header fields (default 100)\n"
+	        "  --fastcgi PATTERN=BACKEND[,BACKEND]  route *.ext or /prefix/ to FastCGI\n"
+	        "                              (unix:/path or HOST:PORT), e.g. '*.php=unix:/run/php.sock'\n"
+	        "  --index NAME[,NAME]         index files (default index.html)\n"
 	        "  --listing                   HTML listings for directories without index.html\n"
 	        "  --follow-symlinks           follow symbolic links (never out of ROOT)\n"
 	        "  --dotfiles                  serve names starting with '.' (/.well-known/ always)\n"

@@ -31,6 +31,29 @@ struct listen_spec {
 	int is_unix;  /* AF_UNIX: path in addr (sun_path), or abstract (sun_path[0] == 0) */
 };
 
+#define CONF_MAX_ROUTES 16
+#define CONF_MAX_BACKENDS 8
+#define CONF_MAX_INDEX 8
+
+/* Requests routed to FastCGI applications: by extension ("*.php") or by
+ * path prefix ("/app/"), to one or more backends tried round-robin. */
+struct fcgi_route {
+	const char *pattern;
+	int by_ext; /* "*.EXT": the extension is pattern + 1 (".php") */
+	struct listen_spec backends[CONF_MAX_BACKENDS];
+	unsigned nbackends;
+	uint32_t connect_timeout_ms;
+	uint32_t read_timeout_ms;
+	uint32_t send_timeout_ms;
+	uint64_t max_body;   /* 0: the server's max-body-size */
+	uint32_t max_header; /* CGI response head */
+};
+
+#define FCGI_DEFAULT_CONNECT_MS 5000u
+#define FCGI_DEFAULT_READ_MS 60000u
+#define FCGI_DEFAULT_SEND_MS 60000u
+#define FCGI_DEFAULT_MAX_HEADER (64u * 1024u)
+
 /* A virtual host. Fields left unset (-1 / NULL) in the file inherit the
  * top-level values when conf_finish() runs. */
 struct site_conf {
@@ -42,6 +65,10 @@ struct site_conf {
 	int follow_symlinks; /* -1: inherit */
 	int dotfiles;        /* -1: inherit */
 	unsigned line;       /* where it was defined, for messages */
+	struct fcgi_route *routes; /* CONF_MAX_ROUTES slots in the arena; NULL: inherit */
+	unsigned nroutes;
+	const char *index[CONF_MAX_INDEX]; /* index files, in order; none: inherit ("index.html") */
+	unsigned nindex;
 };
 
 enum accept_mode { ACCEPT_SHARED = 0, ACCEPT_REUSEPORT = 1 };
@@ -107,6 +134,8 @@ void settings_init(struct settings *s);
 void settings_free(struct settings *s);
 /* Copy n bytes into the settings' arena, NUL-terminated; NULL on no memory. */
 const char *conf_strdup(struct settings *s, const char *p, size_t n);
+/* n zeroed bytes from the arena; NULL on no memory. */
+void *conf_alloc(struct settings *s, size_t n);
 
 /* Apply one option, from a flag or a directive: name without dashes, its
  * arguments (argc 0 for "--listing" / "listing;" meaning on). site is NULL at

@@ -102,6 +102,26 @@ int log_enabled(enum log_level lvl)
 	return lvl >= min_level && errlog.fd >= 0;
 }
 
+const char *log_clean(char *out, size_t cap, const char *in, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 5 < cap; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	if (cap)
+		out[o < cap ? o : cap - 1] = '\0';
+	return out;
+}
+
 static const char *const level_names[] = {"debug", "info", "notice", "warn", "error"};
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

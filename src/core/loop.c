@@ -61,6 +61,14 @@ int loop_modify(struct loop *l, struct watch *w, uint32_t events)
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
 }
 
+int loop_rewatch(struct loop *l, struct watch *w, int fd, uint32_t events, watch_fn *fn)
+{
+	struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = w};
+	w->fn = fn;
+	w->fd = fd;
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
 void loop_unwatch(struct loop *l, struct watch *w)
 {
 	if (w->fd >= 0)

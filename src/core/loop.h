@@ -45,6 +45,8 @@ void loop_free(struct loop *l);
 /* Register fd for events (EPOLLIN|EPOLLOUT|...; EPOLLET is added). 0 or -errno. */
 int loop_watch(struct loop *l, struct watch *w, int fd, uint32_t events, watch_fn *fn);
 int loop_modify(struct loop *l, struct watch *w, uint32_t events);
+/* Hand fd's registration to another watch (one epoll_ctl). */
+int loop_rewatch(struct loop *l, struct watch *w, int fd, uint32_t events, watch_fn *fn);
 void loop_unwatch(struct loop *l, struct watch *w);
 
 /* A queue for timers of one length; fn is called for each expired timer. */

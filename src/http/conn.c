@@ -24,12 +24,13 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "fcgi/gateway.h"
 #include "http/server.h"
+#include "http/target.h"
 #include "net/listen.h"
 #include "stats/stats.h"
 
 enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
-enum { IO_DONE, IO_WAIT, IO_EOF, IO_ERROR, IO_YIELD };
 
 /* Work one connection may do per event before letting others run. */
 #define SEND_BUDGET (2u << 20)
@@ -56,6 +57,8 @@ static void release_xfer(struct conn *c)
 	struct xfer *x = c->x;
 	if (!x)
 		return;
+	if (x->fcgi)
+		fcgi_release(c);
 	if (x->fd >= 0)
 		close(x->fd);
 	free(x->mem);
@@ -205,7 +208,8 @@ static void finish_exchange(struct conn *c)
 {
 	struct xfer *x = c->x;
 	access_log(c, x);
-	if (x->flags & XF_CLOSE)
+	/* a graceful stop began while this was in flight: no next request */
+	if ((x->flags & XF_CLOSE) || c->srv->stopping)
 		c->flags |= CF_CLOSE;
 	if (x->flags & XF_ERROR)
 		c->flags |= CF_LINGER;
@@ -221,7 +225,7 @@ static void finish_exchange(struct conn *c)
 
 /* ---- output ---- */
 
-static int flush_wbuf(struct conn *c, int more)
+int conn_flush(struct conn *c, int more)
 {
 	struct buf *wb = c->wbuf;
 	while (wb && buf_avail(wb)) {
@@ -272,7 +276,7 @@ static int send_response(struct conn *c, uint64_t *budget)
 	struct xfer *x = c->x;
 	for (;;) {
 		int file_pending = x->body == BODY_FILE || x->body == BODY_MULTIPART ? x->file_left > 0 : 0;
-		int r = flush_wbuf(c, file_pending || (x->body == BODY_MEM && x->mem_off < x->mem_len));
+		int r = conn_flush(c, file_pending || (x->body == BODY_MEM && x->mem_off < x->mem_len));
 		if (r != IO_DONE)
 			return r;
 		if (file_pending) {
@@ -324,7 +328,7 @@ static int send_response(struct conn *c, uint64_t *budget)
 
 /* ---- input ---- */
 
-static int read_more(struct conn *c)
+int conn_read(struct conn *c)
 {
 	struct server *s = c->srv;
 	if (!c->rbuf) {
@@ -381,7 +385,9 @@ static int fail(struct conn *c, int status, const char *why)
 	return R_PROGRESS;
 }
 
-static int handle_request(struct conn *c)
+/* After the head: connection decisions, the site, the clean path, and
+ * whether a FastCGI application answers. */
+static void prepare_request(struct conn *c)
 {
 	struct xfer *x = c->x;
 	const struct http_head *h = &x->head;
@@ -393,6 +399,17 @@ static int handle_request(struct conn *c)
 		x->flags |= XF_HEAD;
 	x->site = conf_site_for_host(cfg, h->host.p, h->host.p ? h->host.len : 0);
 	x->root_fd = c->srv->root_fds[conf_site_index(cfg, x->site)];
+	if (!(h->flags & HTTP_F_ASTERISK))
+		x->path_status = path_normalize(h->path.p, h->path.len, x->path, sizeof x->path, &x->path_len);
+	if (x->path_status == PATH_OK && x->site->nroutes && !(h->flags & HTTP_F_ASTERISK) &&
+	    h->method != HTTP_M_OTHER)
+		x->route_status = fcgi_route(c);
+}
+
+/* Answer from the file system (or with the error already decided). */
+static int respond_static(struct conn *c)
+{
+	struct xfer *x = c->x;
 	static_handle(c);
 	if (!c->wbuf) {
 		conn_close(c); /* out of memory for a write buffer */
@@ -405,6 +422,25 @@ static int handle_request(struct conn *c)
 		set_timer(c, TQ_SEND);
 	}
 	return R_PROGRESS;
+}
+
+/* A CGI application asked for another local resource (RFC 3875 §6.2.2):
+ * answer with it, as a GET without a body, in the same exchange. */
+static int redirect_local(struct conn *c)
+{
+	struct xfer *x = c->x;
+	fcgi_release(c);
+	x->head.method = HTTP_M_GET; /* REQUEST_METHOD says GET; HEAD stays bodiless */
+	if (x->head.flags & (HTTP_F_CHUNKED | HTTP_F_HAS_CL))
+		x->flags |= XF_CLOSE; /* what is left of the body is not worth resynchronising */
+	x->route_status = x->site->nroutes ? fcgi_route(c) : ROUTE_STATIC;
+	if (x->route_status == ROUTE_FCGI) {
+		if (fcgi_start(c) < 0)
+			return fail(c, 500, "cannot start the FastCGI request");
+		return R_PROGRESS;
+	}
+	c->state = C_HEAD;
+	return respond_static(c);
 }
 
 /* Drop body bytes [p, p+n) from the read buffer, keeping what follows. */
@@ -440,7 +476,7 @@ static int body_input(struct conn *c)
 			return R_NEED_INPUT;
 	}
 	c->state = C_HEAD;
-	return handle_request(c);
+	return respond_static(c);
 }
 
 static int process_input(struct conn *c)
@@ -483,6 +519,19 @@ static int process_input(struct conn *c)
 	x->head_len = (uint32_t)r;
 	c->nreq++;
 	const struct http_head *h = &x->head;
+	prepare_request(c);
+	if (x->route_status == ROUTE_FCGI) {
+		uint64_t max = x->route->max_body ? x->route->max_body : s->cfg->max_body_size;
+		if (h->content_length > 0 && (uint64_t)h->content_length > max)
+			return fail(c, 413, "Content-Length over the route's max-body");
+		c->state = C_FCGI;
+		timer_disarm(&c->timer); /* the gateway's deadlines rule now */
+		c->tq = TQ_NONE;
+		int fr = fcgi_start(c);
+		if (fr < 0)
+			return fail(c, 500, "cannot start the FastCGI request");
+		return R_PROGRESS;
+	}
 	if (h->flags & HTTP_F_CHUNKED) {
 		x->flags |= XF_CHUNKED_IN;
 		http_chunked_init(&x->chunked);
@@ -491,13 +540,13 @@ static int process_input(struct conn *c)
 			return fail(c, 413, "Content-Length over --max-body-size");
 		x->body_left = (uint64_t)h->content_length;
 	} else {
-		return handle_request(c);
+		return respond_static(c);
 	}
 	if ((h->flags & HTTP_F_EXPECT_100) && buf_avail(rb) == x->head_len) {
 		/* the client waits for our word before sending the body: answer now
 		 * (the static handler never needs it) and close, never read it */
 		x->flags |= XF_CLOSE;
-		return handle_request(c);
+		return respond_static(c);
 	}
 	c->state = C_BODY;
 	set_timer(c, TQ_BODY);
@@ -560,6 +609,27 @@ static void conn_run(struct conn *c)
 				conn_close(c);
 			return;
 		}
+		if (c->state == C_FCGI) {
+			int r = fcgi_drive(c);
+			if (r == FCGI_WAIT) {
+				wait_for_io(c);
+				return;
+			}
+			if (r == FCGI_CLOSE) {
+				conn_close(c);
+				return;
+			}
+			if (r == FCGI_REDIRECT) {
+				r = redirect_local(c);
+				if (r == R_CLOSED)
+					return;
+				continue;
+			}
+			fcgi_release(c);
+			c->state = C_HEAD;
+			finish_exchange(c);
+			continue;
+		}
 		if (c->state == C_SEND) {
 			int r = send_response(c, &budget);
 			if (r == IO_WAIT) {
@@ -587,7 +657,7 @@ static void conn_run(struct conn *c)
 			continue;
 		/* nothing more to do without input (or without room to write) */
 		if (c->wbuf && buf_avail(c->wbuf)) {
-			int w = flush_wbuf(c, 0);
+			int w = conn_flush(c, 0);
 			if (w == IO_WAIT) {
 				c->flags |= CF_WAIT_OUT;
 				wait_for_io(c);
@@ -616,7 +686,7 @@ static void conn_run(struct conn *c)
 			wait_for_io(c);
 			return;
 		}
-		int rr = read_more(c);
+		int rr = conn_read(c);
 		if (rr == IO_ERROR) {
 			conn_close(c);
 			return;
@@ -650,6 +720,12 @@ static void on_event(struct loop *l, struct watch *w, uint32_t events)
 	if (events & EPOLLOUT)
 		c->flags &= (uint8_t)~CF_WAIT_OUT;
 	conn_run(c);
+}
+
+void conn_kick(struct conn *c)
+{
+	if (!(c->flags & (CF_CLOSED | CF_READY)))
+		conn_run(c);
 }
 
 void conn_resume(struct conn *c)

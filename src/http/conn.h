@@ -23,6 +23,8 @@
 #include "http/range.h"
 
 struct server;
+struct fcgi_req;
+struct fcgi_route;
 
 enum conn_state {
 	C_IDLE = 0, /* between requests: no buffers held */
@@ -30,7 +32,11 @@ enum conn_state {
 	C_BODY,     /* receiving (discarding) a request body */
 	C_SEND,     /* a response body is going out */
 	C_LINGER,   /* write side shut: draining input before close */
+	C_FCGI,     /* a FastCGI application is answering (fcgi/gateway.c) */
 };
+
+enum { IO_DONE, IO_WAIT, IO_EOF, IO_ERROR, IO_YIELD };
+enum route_status { ROUTE_STATIC = 0, ROUTE_FCGI = 1 }; /* or an HTTP error status */
 
 #define CF_READABLE 0x01u  /* input may be waiting (no EAGAIN seen yet) */
 #define CF_EOF 0x02u       /* the peer closed its side */
@@ -95,6 +101,12 @@ struct xfer {
 	const char *ctype;
 	const struct site_conf *site; /* chosen by Host */
 	int root_fd;
+	int path_status;              /* path_normalize() of the target: PATH_OK or an error */
+	int route_status;             /* enum route_status, or an HTTP error to answer with */
+	const struct fcgi_route *route;
+	struct fcgi_req *fcgi;        /* the gateway's state, while C_FCGI */
+	size_t script_len;            /* SCRIPT_NAME is path[0..script_len) */
+	unsigned redirects;           /* local redirects followed (CGI Location) */
 	char path[XFER_PATH_MAX];
 	size_t path_len;
 };
@@ -108,6 +120,10 @@ void resp_header(struct conn *c, const char *name, const char *value);
 void resp_header_n(struct conn *c, const char *name, const char *value, size_t n);
 void resp_headerf(struct conn *c, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* End the head only (Content-Length when length >= 0, Connection, blank
+ * line); the body follows from the caller. 0, or -1 when the head did not
+ * fit and a 500 that closes the connection was written instead. */
+int resp_end_head(struct conn *c, int64_t length);
 /* End the head, with a body of len bytes copied from body (may be NULL when len is 0). */
 void resp_end_mem(struct conn *c, const char *body, size_t len);
 /* End the head with an owned malloc'd body; freed when sent. */
@@ -131,6 +147,12 @@ void conn_on_timeout(struct loop *l, struct timer *t);
 void conn_resume(struct conn *c);    /* run again (from the ready list) */
 void conn_stop_idle(struct conn *c);  /* graceful stop: close if between requests */
 void conn_abort(struct conn *c);      /* close now */
+/* Read from the client into rbuf (taking one if needed): IO_DONE, IO_WAIT, IO_EOF, IO_ERROR. */
+int conn_read(struct conn *c);
+/* Write wbuf out; more: MSG_MORE. IO_DONE, IO_WAIT or IO_ERROR. */
+int conn_flush(struct conn *c, int more);
+/* Run the connection's state machine (after events on its upstream). */
+void conn_kick(struct conn *c);
 
 /* ---- used by handlers and the response code ---- */
 /* The static-file handler (static.c). */

@@ -116,11 +116,16 @@ void resp_headerf(struct conn *c, const char *name, const char *fmt, ...)
  * Returns 0, or -1 when the head overflowed and a 500 was written instead. */
 static int end_head(struct conn *c, uint64_t length)
 {
+	return resp_end_head(c, (int64_t)length);
+}
+
+int resp_end_head(struct conn *c, int64_t length)
+{
 	struct xfer *x = c->x;
 	char line[64];
 	if (!c->wbuf)
 		return -1;
-	if (x->status != 204 && x->status != 304 && x->status >= 200) {
+	if (x->status != 204 && x->status != 304 && x->status >= 200 && length >= 0) {
 		int n = snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)length);
 		put(c, line, (size_t)n);
 	}

@@ -22,7 +22,9 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "fcgi/gateway.h"
 #include "http/conn.h"
+#include "http/target.h"
 
 #define ACCEPT_RETRY_MS 100
 #define POOL_KEEP 64
@@ -81,6 +83,12 @@ struct xfer *server_xfer_get(struct server *s)
 	x->ctype = NULL;
 	x->path_len = 0;
 	x->path[0] = '\0';
+	x->path_status = PATH_OK;
+	x->route_status = ROUTE_STATIC;
+	x->route = NULL;
+	x->fcgi = NULL;
+	x->script_len = 0;
+	x->redirects = 0;
 	return x;
 }
 
@@ -307,6 +315,8 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	tqueue_init(s->loop, &s->tq_shutdown, cfg->shutdown_timeout_ms, on_shutdown_timeout);
 	timer_arm(&s->tq_tick, &s->tick);
 	loop_on_turn_end(s->loop, on_turn_end, s);
+	if (fcgi_server_init(s) < 0)
+		return -ENOMEM;
 
 	uint64_t rnd = 0;
 	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
@@ -363,6 +373,7 @@ void server_free(struct server *s)
 		conn_abort(c);
 	}
 	on_turn_end(s->loop, s);
+	fcgi_server_free(s);
 	for (unsigned i = 0; i < s->nlisteners; i++)
 		if (s->listeners[i].w.fd >= 0)
 			close(s->listeners[i].w.fd);

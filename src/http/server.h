@@ -18,6 +18,7 @@
 
 struct conn;
 struct xfer;
+struct fcgi_state;
 
 enum tq_id { TQ_NONE = 0, TQ_HEADER, TQ_BODY, TQ_IDLE, TQ_SEND, TQ_LINGER, TQ_COUNT };
 
@@ -54,6 +55,7 @@ struct server {
 	int sigfd;
 	struct watch sigw;
 	char boundary[40];
+	struct fcgi_state *fcgi; /* the FastCGI gateway's pools and timers (fcgi/gateway.c) */
 	struct stats_slot *stats; /* this worker's counters (shared with the master) */
 	struct stats_slot own_stats; /* used when no shared slot was given */
 };

@@ -70,9 +70,11 @@ static void refuse(struct conn *c, int status, const char *why)
 	struct xfer *x = c->x;
 	char host[64];
 	conn_peer_host(c, host, sizeof host);
-	log_msg(status == 404 ? LOG_DEBUG : status >= 500 ? LOG_ERROR : LOG_INFO, "client %s: %d for \"%.*s\": %s",
-	        host, status, (int)(x->path_len ? x->path_len : x->head.path.len),
-	        x->path_len ? x->path : x->head.path.p, why);
+	char path[1024];
+	log_clean(path, sizeof path, x->path_len ? x->path : x->head.path.p,
+	          x->path_len ? x->path_len : x->head.path.len);
+	log_msg(status == 404 ? LOG_DEBUG : status >= 500 ? LOG_ERROR : LOG_INFO, "client %s: %d for \"%s\": %s", host,
+	        status, path, why);
 	resp_error(c, status);
 }
 
@@ -427,7 +429,11 @@ void static_handle(struct conn *c)
 		refuse(c, 501, "method not implemented");
 		return;
 	}
-	int r = path_normalize(h->path.p, h->path.len, x->path, sizeof x->path, &x->path_len);
+	if (x->route_status >= 400) {
+		refuse(c, x->route_status, x->route_status == 404 ? "no such script" : "refused by the FastCGI route");
+		return;
+	}
+	int r = x->path_status; /* path_normalize() ran when the head arrived */
 	if (r != PATH_OK) {
 		refuse(c, -r, r == PATH_E_FORBIDDEN ? "encoded NUL or slash in the path" :
 		              r == PATH_E_TOOLONG   ? "path too long" :
@@ -458,20 +464,28 @@ void static_handle(struct conn *c)
 			redirect_to_dir(c);
 			return;
 		}
-		int ifd = open_beneath(fd, "index.html", cfg->follow_symlinks);
+		int ifd = -1;
 		struct stat ist;
-		if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+		const char *iname = NULL;
+		for (unsigned i = 0; i < cfg->nindex && ifd < 0; i++) {
+			ifd = open_beneath(fd, cfg->index[i], cfg->follow_symlinks);
+			if (ifd >= 0 && (fstat(ifd, &ist) < 0 || !S_ISREG(ist.st_mode))) {
+				close(ifd);
+				ifd = -1;
+			}
+			iname = cfg->index[i];
+		}
+		if (ifd >= 0) {
 			close(fd);
 			fd = ifd;
 			st = ist;
 			/* the index is what is served: its type decides Content-Type */
-			if (x->path_len + 10 < sizeof x->path) {
-				memcpy(x->path + x->path_len, "index.html", 11);
-				x->path_len += 10;
+			size_t il = strlen(iname);
+			if (x->path_len + il < sizeof x->path) {
+				memcpy(x->path + x->path_len, iname, il + 1);
+				x->path_len += il;
 			}
 		} else {
-			if (ifd >= 0)
-				close(ifd);
 			if (!cfg->listing) {
 				close(fd);
 				refuse(c, 403, "directory without index.html (see --listing)");

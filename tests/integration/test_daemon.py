@@ -196,9 +196,11 @@ class DaemonTest(unittest.TestCase):
         self.assertNotEqual(pid, p.pid)
         self.assertTrue(pid_alive(pid))
         self.assertEqual(get(("127.0.0.1", port)), (200, A_TXT))
-        r = self.ctl("stop", "--pid-file", self.pidfile)
+        # -s quit: SIGINT, an immediate stop
+        r = self.ctl("quit", "--pid-file", self.pidfile)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(wait_until(lambda: not pid_alive(pid), 10))
+        self.assertTrue(wait_until(lambda: not pid_alive(pid), 3))
+        self.assertTrue(wait_until(lambda: not os.path.exists(self.pidfile), 2), "pid file left behind")
 
     def test_port_in_use_fails_fast(self):
         blocker = socket.socket()

@@ -185,6 +185,12 @@ class StopTest(unittest.TestCase):
         self.graceful_download(2, "--accept-mode", "reuseport")
 
     def test_idle_keepalive_closed_promptly(self):
+        self.idle_keepalive_closed(signal.SIGTERM)
+
+    def test_sigquit_is_a_graceful_stop_too(self):
+        self.idle_keepalive_closed(signal.SIGQUIT)
+
+    def idle_keepalive_closed(self, sig):
         self.h = h = start(self.root, "--workers", 2)
         self.assertEqual(len(h.wait_workers(2, 5)), 2, h.log_text())
         conns = []
@@ -196,15 +202,16 @@ class StopTest(unittest.TestCase):
             self.assertEqual((st, body, rest), (200, A_TXT, b""))
             conns.append(c)
         t0 = time.monotonic()
-        h.signal(signal.SIGTERM)
+        h.signal(sig)
         for c in conns:
             c.settimeout(max(0.01, t0 + 2 - time.monotonic()))
             try:
                 self.assertEqual(c.recv(100), b"")
             except socket.timeout:
-                self.fail("idle keep-alive connection still open 2 s after SIGTERM")
+                self.fail("idle keep-alive connection still open 2 s after signal %d" % sig)
         rc = h.wait(3)
         self.assertEqual(rc, 0, "master: %r after %.2f s\n%s" % (rc, time.monotonic() - t0, h.log_text()))
+        self.assertIn("graceful stop", h.log_text())
 
     def test_shutdown_timeout_cuts_a_stalled_download(self):
         self.h = h = start(self.root, "--workers", 2, "--shutdown-timeout", 1)

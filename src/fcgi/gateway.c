@@ -1,0 +1,1313 @@
+/* gateway.c: the FastCGI gateway. See gateway.h for the shape.
+ *
+ * One struct fcgi_req per request in flight, from a per-worker free list.
+ * Buffers: ubuf holds records on their way to the application (BEGIN,
+ * PARAMS, STDIN), ibuf bytes from the application not yet parsed, hbuf the
+ * CGI head while it accumulates. All three are pool buffers, so the memory a
+ * request holds is bounded whatever its body or response size: a 2 GB upload
+ * or download streams through them.
+ *
+ * Chunked request bodies are decoded and spooled first (memory up to
+ * SPOOL_MEMORY, then an unnamed temporary file), because an application such
+ * as php-fpm ignores a body that comes without CONTENT_LENGTH.
+ */
+#include "fcgi/gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "fcgi/cgi.h"
+#include "fcgi/record.h"
+#include "http/server.h"
+#include "http/target.h"
+#include "net/listen.h"
+#include "stats/stats.h"
+
+#define REQUEST_ID 1
+#define SPOOL_MEMORY (1u << 20)
+#define POOL_MAX_IDLE 32      /* idle backend connections kept per worker */
+#define STDERR_LOG_MAX 65536u /* STDERR bytes logged per request */
+#define MAX_REDIRECTS 5
+
+enum fstate { F_SPOOL, F_CONNECT, F_STREAM, F_FAILED };
+enum body_mode { BM_LENGTH, BM_CHUNKED, BM_CLOSE, BM_NONE };
+
+struct fcgi_idle {
+	struct watch w;
+	struct fcgi_state *st;
+	const struct listen_spec *spec;
+	struct fcgi_idle *next;
+};
+
+struct fcgi_req {
+	struct watch w; /* the backend connection */
+	struct timer timer;
+	struct conn *conn;
+	const struct fcgi_route *route;
+	struct fcgi_req *next_free;
+	enum fstate state;
+	unsigned backend, tries;
+	int reused;         /* the connection came from the pool */
+	int got_output;     /* any byte from the application */
+	int timed_out;
+	int status;         /* error to answer with, when failing before the head */
+	struct buf *ubuf, *ibuf, *hbuf;
+	struct fcgi_parser parser;
+	int head_sent;
+	enum body_mode mode;
+	uint64_t expected, sent; /* body bytes (BM_LENGTH) */
+	uint64_t in_left;        /* Content-Length body still to come from the client */
+	int stdin_done;          /* the empty STDIN record is queued */
+	/* chunked request bodies */
+	struct http_chunked chunked;
+	char *spool;
+	size_t spool_len, spool_cap;
+	int spool_fd;
+	uint64_t spool_size, spool_off;
+	int spooled;
+	int ended; /* END_REQUEST parsed */
+	uint8_t protocol_status;
+	const uint8_t *pend; /* STDOUT bytes parsed but not yet in the write buffer */
+	size_t pend_len;
+	uint32_t stderr_logged;
+	unsigned redirects;
+	struct tqueue *tq_connect, *tq_read, *tq_send;
+};
+
+struct fcgi_state {
+	struct server *srv;
+	struct fcgi_req *free;
+	struct fcgi_idle *idle;
+	unsigned nidle;
+	unsigned rr;
+	struct tqueue *queues;
+	unsigned nqueues;
+};
+
+static void on_upstream(struct loop *l, struct watch *w, uint32_t events);
+
+/* The request's path, made safe for a log line (one at a time). */
+static const char *logpath(const struct xfer *x)
+{
+	static char buf[1024];
+	return log_clean(buf, sizeof buf, x->path, x->path_len);
+}
+
+/* ---- per-worker state ---- */
+
+static void on_upstream_timeout(struct loop *l, struct timer *t)
+{
+	(void)l;
+	struct fcgi_req *f = container_of(t, struct fcgi_req, timer);
+	f->timed_out = 1;
+	conn_kick(f->conn);
+}
+
+static struct tqueue *queue_for(struct fcgi_state *st, uint32_t ms)
+{
+	for (unsigned i = 0; i < st->nqueues; i++)
+		if (st->queues[i].ms == ms)
+			return &st->queues[i];
+	return NULL;
+}
+
+int fcgi_server_init(struct server *s)
+{
+	const struct settings *cfg = s->cfg;
+	struct fcgi_state *st = calloc(1, sizeof *st);
+	if (!st)
+		return -1;
+	st->srv = s;
+	/* one FIFO timer queue per distinct timeout length in the routes */
+	uint32_t ms[3 * CONF_MAX_ROUTES * (CONF_MAX_SITES + 1)];
+	unsigned n = 0;
+	for (unsigned i = 0; i <= cfg->nsites; i++) {
+		const struct site_conf *site = i == cfg->nsites ? &cfg->top : &cfg->sites[i];
+		for (unsigned r = 0; r < site->nroutes; r++) {
+			uint32_t v[3] = {site->routes[r].connect_timeout_ms, site->routes[r].read_timeout_ms,
+			                 site->routes[r].send_timeout_ms};
+			for (int k = 0; k < 3; k++) {
+				int seen = 0;
+				for (unsigned j = 0; j < n; j++)
+					seen |= ms[j] == v[k];
+				if (!seen)
+					ms[n++] = v[k];
+			}
+		}
+	}
+	st->queues = calloc(n ? n : 1, sizeof *st->queues);
+	if (!st->queues) {
+		free(st);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		tqueue_init(s->loop, &st->queues[i], ms[i], on_upstream_timeout);
+	st->nqueues = n;
+	s->fcgi = st;
+	return 0;
+}
+
+static void idle_close(struct fcgi_idle *d)
+{
+	struct fcgi_state *st = d->st;
+	struct fcgi_idle **pp = &st->idle;
+	while (*pp && *pp != d)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = d->next;
+	st->nidle--;
+	loop_unwatch(st->srv->loop, &d->w);
+	close(d->w.fd);
+	free(d);
+}
+
+void fcgi_server_free(struct server *s)
+{
+	struct fcgi_state *st = s->fcgi;
+	if (!st)
+		return;
+	while (st->idle)
+		idle_close(st->idle);
+	while (st->free) {
+		struct fcgi_req *f = st->free;
+		st->free = f->next_free;
+		free(f);
+	}
+	free(st->queues);
+	free(st);
+	s->fcgi = NULL;
+}
+
+/* An idle pooled connection said something: the application closed it (or
+ * misbehaves). Either way it is no longer usable. */
+static void on_idle(struct loop *l, struct watch *w, uint32_t events)
+{
+	(void)l;
+	(void)events;
+	idle_close(container_of(w, struct fcgi_idle, w));
+}
+
+/* ---- routing ---- */
+
+static int open_beneath(int dirfd, const char *rel, int follow)
+{
+	struct open_how how = {
+	        .flags = O_PATH | O_CLOEXEC,
+	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
+	};
+	long r;
+	do
+		r = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+	while (r < 0 && errno == EINTR);
+	return (int)r;
+}
+
+/* Is path[0..len) a regular file beneath the site's root? */
+static int is_script(struct xfer *x, const char *path, size_t len)
+{
+	char rel[XFER_PATH_MAX];
+	if (len < 2 || len >= sizeof rel)
+		return 0;
+	memcpy(rel, path + 1, len - 1);
+	rel[len - 1] = '\0';
+	int fd = open_beneath(x->root_fd, rel, x->site->follow_symlinks);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	close(fd);
+	return ok;
+}
+
+static int ext_matches(const struct fcgi_route *r, const char *name, size_t len)
+{
+	const char *ext = r->pattern + 1; /* ".php" */
+	size_t el = strlen(ext);
+	return len > el && strncasecmp(name + len - el, ext, el) == 0 && name[len - el - 1] != '/';
+}
+
+int fcgi_route(struct conn *c)
+{
+	struct xfer *x = c->x;
+	const struct site_conf *site = x->site;
+	char *path = x->path;
+	size_t len = x->path_len;
+	if (!site->dotfiles && path_has_dotfile(path, len))
+		return ROUTE_STATIC; /* refused there */
+	/* a decoded CR or LF would let PATH_INFO be cut short or shifted
+	 * (CVE-2019-11043): such a path never reaches an application */
+	if (memchr(path, '\r', len) || memchr(path, '\n', len))
+		return 400;
+	for (unsigned i = 0; i < site->nroutes; i++) {
+		const struct fcgi_route *r = &site->routes[i];
+		if (r->by_ext)
+			continue;
+		size_t pl = strlen(r->pattern);
+		int under = len >= pl && memcmp(path, r->pattern, pl) == 0;
+		int itself = r->pattern[pl - 1] == '/' && len == pl - 1 && memcmp(path, r->pattern, len) == 0;
+		if (under || itself) {
+			x->route = r;
+			x->script_len = r->pattern[pl - 1] == '/' ? pl - 1 : pl;
+			return ROUTE_FCGI;
+		}
+	}
+	if (path[len - 1] == '/') {
+		/* a directory: its first existing index file decides */
+		for (unsigned k = 0; k < site->nindex; k++) {
+			size_t il = strlen(site->index[k]);
+			if (len + il >= sizeof x->path)
+				break;
+			memcpy(path + len, site->index[k], il + 1);
+			if (!is_script(x, path, len + il))
+				continue;
+			for (unsigned i = 0; i < site->nroutes; i++)
+				if (site->routes[i].by_ext && ext_matches(&site->routes[i], path, len + il)) {
+					x->path_len = len + il;
+					x->route = &site->routes[i];
+					x->script_len = len + il;
+					return ROUTE_FCGI;
+				}
+			break;
+		}
+		path[len] = '\0';
+		return ROUTE_STATIC;
+	}
+	/* "/a/b.php/c/d": the first segment end where a script of a route's
+	 * extension exists is the split between SCRIPT_NAME and PATH_INFO */
+	int looked_like_script = 0;
+	for (size_t end = 1; end <= len; end++) {
+		if (end < len && path[end] != '/')
+			continue;
+		for (unsigned i = 0; i < site->nroutes; i++) {
+			const struct fcgi_route *r = &site->routes[i];
+			if (!r->by_ext || !ext_matches(r, path, end))
+				continue;
+			looked_like_script = 1;
+			if (is_script(x, path, end)) {
+				x->route = r;
+				x->script_len = end;
+				return ROUTE_FCGI;
+			}
+		}
+	}
+	return looked_like_script ? 404 : ROUTE_STATIC;
+}
+
+/* ---- building the request ---- */
+
+struct pbuild {
+	struct buf *b;
+	uint32_t rec;     /* offset of the open PARAMS record's header */
+	int overflow;
+};
+
+static void params_open(struct pbuild *p)
+{
+	p->rec = p->b->len;
+	p->b->len += FCGI_HEADER_LEN;
+}
+
+static void params_close(struct pbuild *p)
+{
+	uint32_t clen = p->b->len - p->rec - FCGI_HEADER_LEN;
+	uint8_t pad = fcgi_padding((uint16_t)clen);
+	fcgi_header_encode((uint8_t *)p->b->data + p->rec, FCGI_PARAMS, REQUEST_ID, (uint16_t)clen, pad);
+	memset(p->b->data + p->b->len, 0, pad);
+	p->b->len += pad;
+}
+
+static void param(struct pbuild *p, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct buf *b = p->b;
+	if (p->overflow)
+		return;
+	size_t need = fcgi_nv_size(nlen, vlen);
+	if (b->len - p->rec - FCGI_HEADER_LEN + need > FCGI_MAX_CONTENT) {
+		params_close(p);
+		if (buf_space(b) < FCGI_HEADER_LEN + 8) {
+			p->overflow = 1;
+			return;
+		}
+		params_open(p);
+	}
+	if (buf_space(b) < need + 8) { /* room for the padding too */
+		p->overflow = 1;
+		return;
+	}
+	b->len += (uint32_t)fcgi_nv_encode((uint8_t *)b->data + b->len, buf_space(b), name, nlen, value, vlen);
+}
+
+static void param_s(struct pbuild *p, const char *name, const char *value)
+{
+	param(p, name, strlen(name), value, strlen(value));
+}
+
+/* BEGIN_REQUEST and the PARAMS records (ending with the empty one) into ubuf. */
+static int build_head(struct conn *c, struct fcgi_req *f)
+{
+	struct xfer *x = c->x;
+	const struct http_head *h = &x->head;
+	const struct site_conf *site = x->site;
+	struct buf *b = f->ubuf;
+	char tmp[XFER_PATH_MAX + 1024], num[32];
+	b->start = b->len = 0;
+	b->len += (uint32_t)fcgi_begin_request((uint8_t *)b->data, REQUEST_ID, 1);
+	struct pbuild p = {.b = b};
+	params_open(&p);
+	const char *root = site->root;
+	size_t rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	snprintf(tmp, sizeof tmp, "%.*s%.*s", (int)rl, root, (int)x->script_len, x->path);
+	param_s(&p, "SCRIPT_FILENAME", tmp);
+	param(&p, "SCRIPT_NAME", 11, x->path, x->script_len);
+	if (x->path_len > x->script_len) {
+		param(&p, "PATH_INFO", 9, x->path + x->script_len, x->path_len - x->script_len);
+		snprintf(tmp, sizeof tmp, "%.*s%.*s", (int)rl, root, (int)(x->path_len - x->script_len),
+		         x->path + x->script_len);
+		param_s(&p, "PATH_TRANSLATED", tmp);
+	}
+	param(&p, "DOCUMENT_ROOT", 13, root, rl);
+	if (f->redirects)
+		param_s(&p, "REQUEST_METHOD", "GET");
+	else
+		param(&p, "REQUEST_METHOD", 14, h->method_str.p, h->method_str.len);
+	if (f->redirects) {
+		param(&p, "REQUEST_URI", 11, x->path, x->path_len);
+		param(&p, "QUERY_STRING", 12, "", 0);
+	} else {
+		/* the target as sent (origin-form part for an absolute-form target) */
+		size_t ul = h->path.len + (h->query.p ? h->query.len + 1 : 0);
+		param(&p, "REQUEST_URI", 11, h->path.p, ul);
+		param(&p, "QUERY_STRING", 12, h->query.p ? h->query.p : "", h->query.len);
+	}
+	if (h->content_type.p)
+		param(&p, "CONTENT_TYPE", 12, h->content_type.p, h->content_type.len);
+	uint64_t clen = f->spooled ? f->spool_size : h->content_length > 0 ? (uint64_t)h->content_length : 0;
+	if (clen || (h->flags & (HTTP_F_HAS_CL | HTTP_F_CHUNKED))) {
+		snprintf(num, sizeof num, "%llu", (unsigned long long)clen);
+		param_s(&p, "CONTENT_LENGTH", num);
+	}
+	/* SERVER_NAME: the Host without its port */
+	if (h->host.p && h->host.len) {
+		size_t hl = h->host.len;
+		const char *colon = h->host.p[0] == '[' ? memchr(h->host.p, ']', hl) : memchr(h->host.p, ':', hl);
+		if (colon && h->host.p[0] == '[')
+			colon = (size_t)(colon - h->host.p) + 1 < hl ? colon + 1 : NULL;
+		param(&p, "SERVER_NAME", 11, h->host.p, colon ? (size_t)(colon - h->host.p) : hl);
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(c->w.fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (!h->host.p || !h->host.len) {
+			sockaddr_format_host((struct sockaddr *)&ss, tmp, sizeof tmp);
+			param_s(&p, "SERVER_NAME", tmp);
+		}
+		sockaddr_format_host((struct sockaddr *)&ss, tmp, sizeof tmp);
+		param_s(&p, "SERVER_ADDR", tmp);
+		unsigned port = ss.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+		                : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+		                                           : 0;
+		snprintf(num, sizeof num, "%u", port);
+		param_s(&p, "SERVER_PORT", num);
+	}
+	param_s(&p, "SERVER_PROTOCOL", h->version == 11 ? "HTTP/1.1" : "HTTP/1.0");
+	param_s(&p, "SERVER_SOFTWARE", "hearth/" HEARTH_VERSION);
+	param_s(&p, "GATEWAY_INTERFACE", "CGI/1.1");
+	param_s(&p, "REDIRECT_STATUS", "200");
+	conn_peer_host(c, tmp, sizeof tmp);
+	param_s(&p, "REMOTE_ADDR", tmp);
+	unsigned rport = c->peer.sa.sa_family == AF_INET    ? ntohs(c->peer.in4.sin_port)
+	                 : c->peer.sa.sa_family == AF_INET6 ? ntohs(c->peer.in6.sin6_port)
+	                                                    : 0;
+	snprintf(num, sizeof num, "%u", rport);
+	param_s(&p, "REMOTE_PORT", num);
+	for (uint32_t i = 0; i < h->nfields; i++) {
+		const struct http_field *fl = &h->fields[i];
+		size_t nl = fl->name.len;
+		if (nl + 5 >= sizeof tmp || memchr(fl->name.p, '_', nl))
+			continue; /* "X_Y" would be indistinguishable from "X-Y" */
+		if ((nl == 5 && !strncasecmp(fl->name.p, "proxy", 5)) ||
+		    (nl == 12 && !strncasecmp(fl->name.p, "content-type", 12)) ||
+		    (nl == 14 && !strncasecmp(fl->name.p, "content-length", 14)))
+			continue; /* httpoxy; and the two that have variables of their own */
+		memcpy(tmp, "HTTP_", 5);
+		for (size_t k = 0; k < nl; k++) {
+			char ch = fl->name.p[k];
+			tmp[5 + k] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+		}
+		param(&p, tmp, 5 + nl, fl->value.p, fl->value.len);
+	}
+	if (p.overflow)
+		return -1;
+	params_close(&p);
+	if (buf_space(b) < FCGI_HEADER_LEN)
+		return -1;
+	fcgi_header_encode((uint8_t *)b->data + b->len, FCGI_PARAMS, REQUEST_ID, 0, 0);
+	b->len += FCGI_HEADER_LEN;
+	return 0;
+}
+
+/* Append a STDIN record of n bytes from src (n may be 0: the end). */
+static void put_stdin(struct buf *b, const void *src, uint32_t n)
+{
+	uint8_t pad = fcgi_padding((uint16_t)n);
+	fcgi_header_encode((uint8_t *)b->data + b->len, FCGI_STDIN, REQUEST_ID, (uint16_t)n, pad);
+	b->len += FCGI_HEADER_LEN;
+	if (n)
+		memcpy(b->data + b->len, src, n);
+	b->len += n;
+	memset(b->data + b->len, 0, pad);
+	b->len += pad;
+}
+
+/* Room for a STDIN record's data in ubuf (header and padding counted). */
+static uint32_t stdin_room(struct buf *b)
+{
+	if (b->start == b->len)
+		b->start = b->len = 0;
+	else if (b->start > b->cap / 2)
+		buf_compact(b);
+	uint32_t space = buf_space(b);
+	if (space < FCGI_HEADER_LEN + 16)
+		return 0;
+	uint32_t n = (space - FCGI_HEADER_LEN - 7) & ~7u;
+	return n > 32768 ? 32768 : n;
+}
+
+/* ---- the backend connection ---- */
+
+static void upstream_close(struct fcgi_req *f, int abort_request)
+{
+	if (f->w.fd < 0)
+		return;
+	if (abort_request) {
+		uint8_t rec[8];
+		fcgi_abort_request(rec, REQUEST_ID);
+		ssize_t n = send(f->w.fd, rec, sizeof rec, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)n;
+	}
+	timer_disarm(&f->timer);
+	loop_unwatch(f->conn->srv->loop, &f->w);
+	close(f->w.fd);
+	f->w.fd = -1;
+}
+
+static void arm(struct fcgi_req *f, struct tqueue *q)
+{
+	if (q)
+		timer_arm(q, &f->timer);
+}
+
+/* Start connecting to backend i (a pooled connection when there is one). */
+static int upstream_connect(struct conn *c, struct fcgi_req *f)
+{
+	struct fcgi_state *st = c->srv->fcgi;
+	const struct listen_spec *spec = &f->route->backends[f->backend];
+	f->reused = 0;
+	if (f->tries == 0) { /* a retry after a stale pooled connection goes fresh */
+		for (struct fcgi_idle *d = st->idle; d; d = d->next) {
+			if (d->spec != spec)
+				continue;
+			int fd = d->w.fd;
+			struct fcgi_idle **pp = &st->idle;
+			while (*pp != d)
+				pp = &(*pp)->next;
+			*pp = d->next;
+			st->nidle--;
+			if (loop_rewatch(c->srv->loop, &f->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
+				loop_unwatch(c->srv->loop, &d->w);
+				close(fd);
+				free(d);
+				break;
+			}
+			free(d);
+			f->reused = 1;
+			f->state = F_STREAM;
+			arm(f, f->tq_send);
+			return 0;
+		}
+	}
+	int fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0 && errno != EINPROGRESS &&
+	    errno != EAGAIN) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (loop_watch(c->srv->loop, &f->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
+		close(fd);
+		return -1;
+	}
+	f->state = F_CONNECT;
+	arm(f, f->tq_connect);
+	return 0;
+}
+
+/* Try the backends in turn, starting from the one chosen round-robin. */
+static int connect_any(struct conn *c, struct fcgi_req *f)
+{
+	const struct fcgi_route *r = f->route;
+	for (unsigned n = 0; n < r->nbackends; n++) {
+		if (upstream_connect(c, f) == 0)
+			return 0;
+		log_warn("FastCGI backend %s: %s", r->backends[f->backend].text, strerror(errno));
+		f->backend = (f->backend + 1) % r->nbackends;
+	}
+	return -1;
+}
+
+static void on_upstream(struct loop *l, struct watch *w, uint32_t events)
+{
+	(void)l;
+	(void)events;
+	conn_kick(container_of(w, struct fcgi_req, w)->conn);
+}
+
+/* Keep the connection for the next request, if it is clean. */
+static void upstream_release(struct conn *c, struct fcgi_req *f)
+{
+	struct fcgi_state *st = c->srv->fcgi;
+	int clean = f->ended && f->protocol_status == FCGI_REQUEST_COMPLETE && buf_avail(f->ubuf) == 0 &&
+	            buf_avail(f->ibuf) == 0 && !c->srv->stopping;
+	if (!clean || st->nidle >= POOL_MAX_IDLE) {
+		upstream_close(f, 0);
+		return;
+	}
+	struct fcgi_idle *d = malloc(sizeof *d);
+	if (!d) {
+		upstream_close(f, 0);
+		return;
+	}
+	timer_disarm(&f->timer);
+	d->st = st;
+	d->spec = &f->route->backends[f->backend];
+	if (loop_rewatch(c->srv->loop, &d->w, f->w.fd, EPOLLIN | EPOLLRDHUP, on_idle) < 0) {
+		free(d);
+		upstream_close(f, 0);
+		return;
+	}
+	d->next = st->idle;
+	st->idle = d;
+	st->nidle++;
+	f->w.fd = -1;
+}
+
+/* ---- life of a request ---- */
+
+static struct fcgi_req *req_get(struct fcgi_state *st)
+{
+	struct fcgi_req *f = st->free;
+	if (f)
+		st->free = f->next_free;
+	else if (!(f = malloc(sizeof *f)))
+		return NULL;
+	memset(f, 0, sizeof *f);
+	f->w.fd = -1;
+	f->spool_fd = -1;
+	return f;
+}
+
+void fcgi_release(struct conn *c)
+{
+	struct xfer *x = c->x;
+	struct fcgi_req *f = x ? x->fcgi : NULL;
+	if (!f)
+		return;
+	struct server *s = c->srv;
+	if (f->w.fd >= 0) {
+		if (f->ended && !f->pend_len)
+			upstream_release(c, f);
+		else
+			upstream_close(f, f->state == F_STREAM);
+	}
+	timer_disarm(&f->timer);
+	pool_put(&s->bufs, f->ubuf);
+	pool_put(&s->bufs, f->ibuf);
+	pool_put(&s->bufs, f->hbuf);
+	free(f->spool);
+	if (f->spool_fd >= 0)
+		close(f->spool_fd);
+	f->next_free = s->fcgi->free;
+	s->fcgi->free = f;
+	x->fcgi = NULL;
+}
+
+static void setup_queues(struct fcgi_state *st, struct fcgi_req *f)
+{
+	f->tq_connect = queue_for(st, f->route->connect_timeout_ms);
+	f->tq_read = queue_for(st, f->route->read_timeout_ms);
+	f->tq_send = queue_for(st, f->route->send_timeout_ms);
+}
+
+int fcgi_start(struct conn *c)
+{
+	struct xfer *x = c->x;
+	struct fcgi_state *st = c->srv->fcgi;
+	const struct http_head *h = &x->head;
+	struct fcgi_req *f = req_get(st);
+	if (!f)
+		return -1;
+	x->fcgi = f;
+	f->conn = c;
+	f->route = x->route;
+	f->redirects = x->redirects;
+	setup_queues(st, f);
+	f->ubuf = pool_get(&c->srv->bufs);
+	f->ibuf = pool_get(&c->srv->bufs);
+	f->hbuf = pool_get(&c->srv->bufs);
+	if (!c->wbuf)
+		c->wbuf = pool_get(&c->srv->bufs);
+	if (!f->ubuf || !f->ibuf || !f->hbuf || !c->wbuf)
+		return -1;
+	f->backend = st->rr++ % f->route->nbackends;
+	int has_body = (h->flags & HTTP_F_CHUNKED) || h->content_length > 0;
+	if ((h->flags & HTTP_F_EXPECT_100) && has_body && buf_avail(c->rbuf) == x->head_len) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		if (buf_space(c->wbuf) >= sizeof cont - 1) {
+			memcpy(c->wbuf->data + c->wbuf->len, cont, sizeof cont - 1);
+			c->wbuf->len += sizeof cont - 1;
+		}
+	}
+	fcgi_parser_init(&f->parser, REQUEST_ID);
+	if (h->flags & HTTP_F_CHUNKED) {
+		http_chunked_init(&f->chunked);
+		f->state = F_SPOOL;
+		return 0;
+	}
+	f->in_left = h->content_length > 0 ? (uint64_t)h->content_length : 0;
+	if (build_head(c, f) < 0) {
+		f->status = 431;
+		f->state = F_FAILED;
+		return 0;
+	}
+	if (connect_any(c, f) < 0) {
+		f->status = 502;
+		f->state = F_FAILED;
+	}
+	return 0;
+}
+
+/* Body bytes the client sent after the head, still in rbuf. */
+static uint32_t client_body_avail(struct conn *c)
+{
+	struct xfer *x = c->x;
+	return c->rbuf ? c->rbuf->len - (c->rbuf->start + x->head_len) : 0;
+}
+
+static void client_body_drop(struct conn *c, uint32_t n)
+{
+	struct buf *rb = c->rbuf;
+	uint32_t at = rb->start + c->x->head_len;
+	memmove(rb->data + at, rb->data + at + n, rb->len - at - n);
+	rb->len -= n;
+}
+
+/* Read more from the client when its body is still coming. 1: progress,
+ * 0: nothing now, -1: the client is gone. */
+static int client_pull(struct conn *c)
+{
+	if (!(c->flags & CF_READABLE) || (c->flags & CF_EOF))
+		return (c->flags & CF_EOF) ? -1 : 0;
+	if (c->rbuf && buf_space(c->rbuf) == 0)
+		return 0;
+	int r = conn_read(c);
+	if (r == IO_DONE)
+		return 1;
+	if (r == IO_WAIT)
+		return 0;
+	return -1;
+}
+
+/* Chunked body -> spool. 1 when complete, 0 to wait, -1 with f->status. */
+static int spool_body(struct conn *c, struct fcgi_req *f)
+{
+	uint64_t max = f->route->max_body ? f->route->max_body : c->srv->cfg->max_body_size;
+	for (;;) {
+		uint32_t avail = client_body_avail(c);
+		if (avail) {
+			struct buf *rb = c->rbuf;
+			char *at = rb->data + rb->start + c->x->head_len;
+			size_t used = 0, out = 0;
+			int r = http_chunked_decode(&f->chunked, at, avail, &used, &out);
+			if (r < 0) {
+				f->status = 400;
+				return -1;
+			}
+			if (f->spool_size + out > max) {
+				f->status = 413;
+				return -1;
+			}
+			if (out) {
+				if (f->spool_fd < 0 && f->spool_len + out > SPOOL_MEMORY) {
+					f->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+					if (f->spool_fd < 0 || (f->spool_len && write(f->spool_fd, f->spool, f->spool_len) !=
+					                                                (ssize_t)f->spool_len)) {
+						log_error("cannot spool a request body: %s", strerror(errno));
+						f->status = 500;
+						return -1;
+					}
+					free(f->spool);
+					f->spool = NULL;
+				}
+				if (f->spool_fd >= 0) {
+					if (write(f->spool_fd, at, out) != (ssize_t)out) {
+						log_error("cannot spool a request body: %s", strerror(errno));
+						f->status = 500;
+						return -1;
+					}
+				} else {
+					if (f->spool_len + out > f->spool_cap) {
+						size_t nc = f->spool_cap ? f->spool_cap * 2 : 16384;
+						while (nc < f->spool_len + out)
+							nc *= 2;
+						char *np = realloc(f->spool, nc);
+						if (!np) {
+							f->status = 500;
+							return -1;
+						}
+						f->spool = np;
+						f->spool_cap = nc;
+					}
+					memcpy(f->spool + f->spool_len, at, out);
+					f->spool_len += out;
+				}
+				f->spool_size += out;
+			}
+			client_body_drop(c, (uint32_t)used);
+			if (r == 1) {
+				f->spooled = 1;
+				return 1;
+			}
+			continue;
+		}
+		int p = client_pull(c);
+		if (p < 0) {
+			f->status = 400;
+			return -1;
+		}
+		if (p == 0)
+			return 0;
+	}
+}
+
+/* Fill ubuf with STDIN records from the client or the spool. 1: progress. */
+static int pump_body(struct conn *c, struct fcgi_req *f)
+{
+	int progress = 0;
+	while (!f->stdin_done) {
+		uint32_t room = stdin_room(f->ubuf);
+		if (room == 0)
+			break;
+		if (f->spooled) {
+			uint64_t left = f->spool_size - f->spool_off;
+			if (left == 0) {
+				put_stdin(f->ubuf, NULL, 0);
+				f->stdin_done = 1;
+				return 1;
+			}
+			uint32_t n = left < room ? (uint32_t)left : room;
+			char *dst = f->ubuf->data + f->ubuf->len + FCGI_HEADER_LEN;
+			if (f->spool_fd >= 0) {
+				ssize_t got = pread(f->spool_fd, dst, n, (off_t)f->spool_off);
+				if (got <= 0) {
+					f->status = 500;
+					return -1;
+				}
+				n = (uint32_t)got;
+			} else {
+				memcpy(dst, f->spool + f->spool_off, n);
+			}
+			/* put_stdin copies from src; the bytes are in place already */
+			uint8_t pad = fcgi_padding((uint16_t)n);
+			fcgi_header_encode((uint8_t *)f->ubuf->data + f->ubuf->len, FCGI_STDIN, REQUEST_ID, (uint16_t)n,
+			                   pad);
+			f->ubuf->len += FCGI_HEADER_LEN + n;
+			memset(f->ubuf->data + f->ubuf->len, 0, pad);
+			f->ubuf->len += pad;
+			f->spool_off += n;
+			progress = 1;
+			continue;
+		}
+		if (f->in_left == 0) {
+			put_stdin(f->ubuf, NULL, 0);
+			f->stdin_done = 1;
+			return 1;
+		}
+		uint32_t avail = client_body_avail(c);
+		if (avail == 0) {
+			int p = client_pull(c);
+			if (p < 0) {
+				f->status = 400; /* the client left in the middle of its body */
+				return -1;
+			}
+			if (p == 0)
+				break;
+			continue;
+		}
+		uint32_t n = avail < room ? avail : room;
+		if (n > f->in_left)
+			n = (uint32_t)f->in_left;
+		put_stdin(f->ubuf, c->rbuf->data + c->rbuf->start + c->x->head_len, n);
+		client_body_drop(c, n);
+		f->in_left -= n;
+		progress = 1;
+	}
+	return progress;
+}
+
+/* Write ubuf to the application. 1: progress, 0: blocked or empty, -1: error. */
+static int upstream_write(struct fcgi_req *f)
+{
+	struct buf *b = f->ubuf;
+	int progress = 0;
+	while (buf_avail(b)) {
+		ssize_t n = send(f->w.fd, b->data + b->start, buf_avail(b), MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				arm(f, f->tq_send);
+				return progress;
+			}
+			return -1;
+		}
+		b->start += (uint32_t)n;
+		progress = 1;
+	}
+	b->start = b->len = 0;
+	if (progress)
+		arm(f, f->tq_read); /* now it is the application's turn */
+	return progress;
+}
+
+static void log_stderr(struct conn *c, struct fcgi_req *f, const uint8_t *p, size_t n)
+{
+	if (f->stderr_logged >= STDERR_LOG_MAX)
+		return;
+	if (n > STDERR_LOG_MAX - f->stderr_logged)
+		n = STDERR_LOG_MAX - f->stderr_logged;
+	f->stderr_logged += (uint32_t)n;
+	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	if (n > 1800)
+		n = 1800; /* one error-log line */
+	char host[64];
+	conn_peer_host(c, host, sizeof host);
+	char clean[1801];
+	for (size_t i = 0; i < n; i++)
+		clean[i] = (p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f ? ' ' : (char)p[i];
+	clean[n] = '\0';
+	log_warn("FastCGI stderr for \"%s\" (client %s): %s", logpath(c->x), host, clean);
+}
+
+/* The CGI head is complete in hbuf: write the HTTP response head. */
+static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
+{
+	struct xfer *x = c->x;
+	static struct cgi_head ch; /* large; one worker handles one at a time */
+	if (cgi_parse_head(&ch, f->hbuf->data, head_len) < 0) {
+		log_error("FastCGI %s: malformed response head for \"%s\"", f->route->backends[f->backend].text,
+		          logpath(x));
+		f->status = 502;
+		return -1;
+	}
+	if (ch.local_redirect && f->redirects < MAX_REDIRECTS && ch.location_len < XFER_PATH_MAX) {
+		/* RFC 3875 §6.2.2: the server fetches the local resource itself */
+		char loc[XFER_PATH_MAX];
+		memcpy(loc, ch.location, ch.location_len);
+		size_t ll = ch.location_len;
+		const char *q = memchr(loc, '?', ll);
+		int r = path_normalize(loc, q ? (size_t)(q - loc) : ll, x->path, sizeof x->path, &x->path_len);
+		if (r != PATH_OK) {
+			f->status = 502;
+			return -1;
+		}
+		return 2;
+	}
+	resp_start(c, ch.status);
+	static const char *const hop[] = {"connection", "keep-alive", "transfer-encoding", "proxy-connection",
+	                                  "upgrade", "te", "trailer", "content-length", "date", "server"};
+	for (unsigned i = 0; i < ch.nfields; i++) {
+		const struct cgi_field *fl = &ch.fields[i];
+		int skip = 0;
+		for (size_t k = 0; k < sizeof hop / sizeof hop[0] && !skip; k++)
+			skip = strlen(hop[k]) == fl->nlen && strncasecmp(hop[k], fl->name, fl->nlen) == 0;
+		if (skip)
+			continue;
+		char name[256];
+		if (fl->nlen >= sizeof name)
+			continue;
+		memcpy(name, fl->name, fl->nlen);
+		name[fl->nlen] = '\0';
+		resp_header_n(c, name, fl->value, fl->vlen);
+	}
+	int no_body = (x->flags & XF_HEAD) || ch.status == 204 || ch.status == 304 || ch.status < 200;
+	if (ch.content_length >= 0) {
+		f->mode = no_body ? BM_NONE : BM_LENGTH;
+		f->expected = (uint64_t)ch.content_length;
+		if (resp_end_head(c, ch.content_length) < 0)
+			return -1;
+	} else if (no_body) {
+		f->mode = BM_NONE;
+		if (resp_end_head(c, (x->flags & XF_HEAD) ? -1 : 0) < 0)
+			return -1;
+	} else if (x->head.version == 11) {
+		f->mode = BM_CHUNKED;
+		resp_header(c, "Transfer-Encoding", "chunked");
+		if (resp_end_head(c, -1) < 0)
+			return -1;
+	} else {
+		f->mode = BM_CLOSE;
+		x->flags |= XF_CLOSE;
+		if (resp_end_head(c, -1) < 0)
+			return -1;
+	}
+	f->head_sent = 1;
+	return 0;
+}
+
+/* Move pending STDOUT bytes into wbuf as the body mode wants. 1 when all of
+ * them went, 0 when wbuf is full. */
+static int ensure_wbuf(struct conn *c)
+{
+	if (!c->wbuf)
+		c->wbuf = pool_get(&c->srv->bufs);
+	return c->wbuf ? 0 : -1;
+}
+
+static int deliver(struct conn *c, struct fcgi_req *f)
+{
+	if (ensure_wbuf(c) < 0)
+		return 0;
+	struct buf *wb = c->wbuf;
+	if (wb->start > 0)
+		buf_compact(wb);
+	while (f->pend_len) {
+		size_t n = f->pend_len;
+		if (f->mode == BM_NONE) {
+			f->pend_len = 0;
+			break;
+		}
+		if (f->mode == BM_LENGTH) {
+			if (f->sent + n > f->expected)
+				n = f->expected > f->sent ? (size_t)(f->expected - f->sent) : 0;
+			if (n == 0) { /* more than it announced: dropped */
+				f->pend_len = 0;
+				break;
+			}
+		}
+		uint32_t space = buf_space(wb);
+		uint32_t overhead = f->mode == BM_CHUNKED ? 12 : 0;
+		if (space <= overhead + 64) {
+			if (wb->start > 0 && buf_avail(wb) == 0) {
+				wb->start = wb->len = 0;
+				continue;
+			}
+			return 0;
+		}
+		if (n > space - overhead)
+			n = space - overhead;
+		if (f->mode == BM_CHUNKED)
+			wb->len += (uint32_t)snprintf(wb->data + wb->len, 12, "%zx\r\n", n);
+		memcpy(wb->data + wb->len, f->pend, n);
+		wb->len += (uint32_t)n;
+		if (f->mode == BM_CHUNKED) {
+			memcpy(wb->data + wb->len, "\r\n", 2);
+			wb->len += 2;
+		}
+		f->sent += n;
+		c->x->body_sent += n;
+		if (f->mode == BM_LENGTH && f->pend_len > n && f->sent >= f->expected)
+			f->pend_len = 0; /* the rest was beyond Content-Length */
+		else {
+			f->pend += n;
+			f->pend_len -= n;
+		}
+	}
+	return 1;
+}
+
+/* Read and parse what the application sent. 1: progress, 0: nothing now,
+ * -1: failure (f->status set when the head was not sent yet). */
+static int upstream_read(struct conn *c, struct fcgi_req *f)
+{
+	int progress = 0;
+	for (;;) {
+		if (f->pend_len && !deliver(c, f))
+			return progress; /* the client must take some first */
+		struct buf *ib = f->ibuf;
+		while (buf_avail(ib) && !f->pend_len) {
+			struct fcgi_event ev;
+			size_t used = 0;
+			int r = fcgi_parse(&f->parser, (const uint8_t *)ib->data + ib->start, buf_avail(ib), &used, &ev);
+			ib->start += (uint32_t)used;
+			if (r < 0) {
+				log_error("FastCGI %s: malformed records (%d) for \"%s\"",
+				          f->route->backends[f->backend].text, r, logpath(c->x));
+				f->status = 502;
+				return -1;
+			}
+			if (r == 0)
+				break;
+			progress = 1;
+			f->got_output = 1;
+			if (ev.type == FCGI_EV_STDERR) {
+				log_stderr(c, f, ev.data, ev.len);
+			} else if (ev.type == FCGI_EV_END) {
+				f->ended = 1;
+				f->protocol_status = ev.protocol_status;
+			} else if (!f->head_sent) {
+				struct buf *hb = f->hbuf;
+				uint32_t limit = f->route->max_header < hb->cap ? f->route->max_header : hb->cap;
+				size_t room = limit - hb->len;
+				size_t take = ev.len < room ? ev.len : room;
+				size_t before = hb->len;
+				memcpy(hb->data + hb->len, ev.data, take);
+				hb->len += (uint32_t)take;
+				size_t end = cgi_head_end(hb->data, hb->len);
+				if (!end) {
+					if (take < ev.len) {
+						log_error("FastCGI response head for \"%s\" over %u bytes",
+						          logpath(c->x), limit);
+						f->status = 502;
+						return -1;
+					}
+					continue;
+				}
+				int s = send_head(c, f, end);
+				if (s < 0)
+					return -1;
+				if (s == 2)
+					return 2; /* local redirect */
+				/* body bytes that came with the head */
+				size_t body_in_ev = before + ev.len - end;
+				f->pend = ev.data + (ev.len - body_in_ev);
+				f->pend_len = body_in_ev;
+			} else {
+				f->pend = ev.data;
+				f->pend_len = ev.len;
+			}
+		}
+		if (f->pend_len)
+			continue;
+		if (f->ended) {
+			if (buf_avail(ib)) {
+				f->status = 502; /* bytes after END_REQUEST */
+				return -1;
+			}
+			return 1;
+		}
+		/* everything parsed: read more */
+		ib->start = ib->len = 0;
+		ssize_t n = recv(f->w.fd, ib->data, ib->cap, 0);
+		if (n > 0) {
+			ib->len = (uint32_t)n;
+			progress = 1;
+			arm(f, f->tq_read);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return progress;
+		/* closed or reset before END_REQUEST */
+		if (!f->got_output && f->reused) {
+			f->status = -1; /* a stale pooled connection: retry */
+			return -1;
+		}
+		log_error("FastCGI %s closed the connection in the middle of \"%s\"",
+		          f->route->backends[f->backend].text, logpath(c->x));
+		f->status = 502;
+		return -1;
+	}
+}
+
+static int check_connect(struct fcgi_req *f)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(f->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == 0) {
+		/* connected when writable; not yet when nothing is known */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		if (getpeername(f->w.fd, (struct sockaddr *)&ss, &sl) < 0)
+			return errno == ENOTCONN ? 0 : -1;
+		return 1;
+	}
+	errno = err;
+	return -1;
+}
+
+/* Answer with f->status now (before any head went out), closing after. */
+static int fail_now(struct conn *c, struct fcgi_req *f)
+{
+	struct xfer *x = c->x;
+	int status = f->status > 0 ? f->status : 502;
+	upstream_close(f, f->state == F_STREAM);
+	if (f->head_sent)
+		return FCGI_CLOSE; /* too late for a status: cut the response */
+	x->flags |= XF_CLOSE | XF_ERROR;
+	resp_error(c, status);
+	f->ended = 1;
+	return FCGI_DONE;
+}
+
+static int restart_fresh(struct conn *c, struct fcgi_req *f)
+{
+	upstream_close(f, 0);
+	f->tries++;
+	fcgi_parser_init(&f->parser, REQUEST_ID);
+	f->ibuf->start = f->ibuf->len = 0;
+	f->stdin_done = 0;
+	if (build_head(c, f) < 0 || upstream_connect(c, f) < 0) {
+		f->status = 502;
+		return -1;
+	}
+	return 0;
+}
+
+int fcgi_drive(struct conn *c)
+{
+	struct xfer *x = c->x;
+	struct fcgi_req *f = x->fcgi;
+	for (int turn = 0; turn < 64; turn++) {
+		int progress = 0;
+		if (f->state == F_FAILED)
+			return fail_now(c, f);
+		if (f->timed_out) {
+			f->timed_out = 0;
+			if (f->state == F_CONNECT) {
+				log_warn("FastCGI %s: connect timeout", f->route->backends[f->backend].text);
+				upstream_close(f, 0);
+				f->backend = (f->backend + 1) % f->route->nbackends;
+				if (++f->tries < f->route->nbackends && connect_any(c, f) == 0)
+					continue;
+			} else {
+				log_warn("FastCGI %s: timeout for \"%s\"", f->route->backends[f->backend].text,
+				         logpath(x));
+			}
+			f->status = 504;
+			return fail_now(c, f);
+		}
+		if (f->state == F_SPOOL) {
+			int r = spool_body(c, f);
+			if (r < 0)
+				return fail_now(c, f);
+			if (r == 0)
+				break;
+			if (build_head(c, f) < 0) {
+				f->status = 431;
+				return fail_now(c, f);
+			}
+			if (connect_any(c, f) < 0) {
+				f->status = 502;
+				return fail_now(c, f);
+			}
+			progress = 1;
+		}
+		if (f->state == F_CONNECT) {
+			int r = check_connect(f);
+			if (r < 0) {
+				log_warn("FastCGI %s: %s", f->route->backends[f->backend].text, strerror(errno));
+				upstream_close(f, 0);
+				f->backend = (f->backend + 1) % f->route->nbackends;
+				if (++f->tries < f->route->nbackends && connect_any(c, f) == 0)
+					continue;
+				f->status = 502;
+				return fail_now(c, f);
+			}
+			if (r == 0)
+				break;
+			f->state = F_STREAM;
+			arm(f, f->tq_send);
+			progress = 1;
+		}
+		if (f->state == F_STREAM) {
+			int r = pump_body(c, f);
+			if (r < 0)
+				return fail_now(c, f);
+			progress |= r;
+			r = upstream_write(f);
+			if (r < 0) {
+				if (f->reused && !f->got_output && f->tries == 0 && restart_fresh(c, f) == 0)
+					continue;
+				f->status = 502;
+				return fail_now(c, f);
+			}
+			progress |= r;
+			r = upstream_read(c, f);
+			if (r == 2) {
+				/* a local redirect: the same exchange, a new resource, by GET */
+				upstream_close(f, !f->ended);
+				x->redirects = f->redirects + 1;
+				return FCGI_REDIRECT;
+			}
+			if (r < 0) {
+				if (f->status == -1 && f->tries == 0 && restart_fresh(c, f) == 0)
+					continue;
+				return fail_now(c, f);
+			}
+			progress |= r;
+		}
+		/* the client takes what is ready */
+		if (c->wbuf && buf_avail(c->wbuf)) {
+			int w = conn_flush(c, 0);
+			if (w == IO_ERROR)
+				return FCGI_CLOSE;
+			if (w == IO_WAIT) {
+				c->flags |= CF_WAIT_OUT;
+				if (!f->ended || f->pend_len)
+					break;
+			} else {
+				c->flags &= (uint8_t)~CF_WAIT_OUT;
+				progress = 1;
+			}
+		}
+		if (f->ended && !f->pend_len && f->state == F_STREAM) {
+			if (f->protocol_status != FCGI_REQUEST_COMPLETE && !f->head_sent) {
+				f->status = f->protocol_status == FCGI_OVERLOADED ? 503 : 502;
+				log_error("FastCGI %s refused \"%s\" (protocol status %u)",
+				          f->route->backends[f->backend].text, logpath(x), f->protocol_status);
+				return fail_now(c, f);
+			}
+			if (!f->head_sent) {
+				log_error("FastCGI %s ended \"%s\" without a response head",
+				          f->route->backends[f->backend].text, logpath(x));
+				f->status = 502;
+				return fail_now(c, f);
+			}
+			if (f->mode == BM_CHUNKED) {
+				if (ensure_wbuf(c) < 0 || buf_space(c->wbuf) < 5)
+					break; /* after the next flush */
+				memcpy(c->wbuf->data + c->wbuf->len, "0\r\n\r\n", 5);
+				c->wbuf->len += 5;
+			} else if (f->mode == BM_LENGTH && f->sent < f->expected) {
+				log_error("FastCGI response for \"%s\" shorter than its Content-Length",
+				          logpath(x));
+				x->flags |= XF_CLOSE; /* the client cannot be told otherwise */
+			}
+			upstream_release(c, f);
+			return FCGI_DONE;
+		}
+		if (!progress)
+			break;
+	}
+	return FCGI_WAIT;
+}
