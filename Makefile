@@ -1,11 +1,12 @@
 # Thin wrapper around CMake. `make` builds build/hearth, `make run` serves www/,
-# `make test` runs every test, `make asan` runs them all under ASan+UBSan.
+# `make test` runs every test, `make asan` runs them all under ASan+UBSan,
+# `make fuzz` runs every libFuzzer target, `make lint` runs clang-tidy and cppcheck.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all build run test asan fuzz clean deps format
+.PHONY: all build run test asan fuzz lint clean deps format
 
 all: build
 
@@ -42,6 +43,13 @@ fuzz:
 	CC=clang $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHEARTH_FUZZ=ON
 	$(CMAKE) --build $(FUZZ_BUILD) -j $(JOBS)
 	./scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_TIME)
+
+# clang-tidy (.clang-tidy) over src/**/*.c with $(BUILD)/compile_commands.json
+# (configuring again picks up new source files), then cppcheck; fails on findings.
+lint: $(BUILD)/CMakeCache.txt
+	@HEARTH_NEED_LINT=1 ./scripts/install-deps
+	$(CMAKE) -S . -B $(BUILD) >/dev/null
+	./scripts/lint $(BUILD) $(JOBS)
 
 format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h

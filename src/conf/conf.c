@@ -189,15 +189,22 @@ static int parse_unix(const char *text, struct listen_spec *spec, char *err, siz
 	return 0;
 }
 
-int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, size_t errlen)
+int conf_parse_listen(const char *given, struct listen_spec *spec, char *err, size_t errlen)
 {
-	char host[128];
+	char host[128], text[sizeof spec->text];
 	memset(spec, 0, sizeof *spec);
-	if (strlen(text) >= sizeof spec->text) {
+	err[0] = '\0';
+	if (strlen(given) >= sizeof spec->text) {
 		snprintf(err, errlen, "address too long");
 		return -1;
 	}
-	strcpy(spec->text, text);
+	strcpy(spec->text, given);
+	strcpy(text, given);
+	size_t tl = strlen(text);
+	if (tl > 6 && strcmp(text + tl - 6, ":proxy") == 0) {
+		spec->proxy = 1; /* "ADDR:proxy": a PROXY protocol header comes first */
+		text[tl - 6] = '\0';
+	}
 	if (strncmp(text, "unix:", 5) == 0)
 		return parse_unix(text, spec, err, errlen);
 	if (text[0] == '[') {
@@ -324,6 +331,9 @@ enum kind {
 	K_LOGPATH,  /* access log: PATH, - or off */
 	K_ERRPATH,  /* error log: PATH or - */
 	K_FASTCGI,  /* a FastCGI route (site) */
+	K_CIDR,     /* a trusted network, appended */
+	K_MS,       /* uint32_t milliseconds, 0 allowed */
+	K_METRICS,  /* the metrics listener */
 	K_INDEX,    /* index file names (site) */
 };
 
@@ -367,6 +377,11 @@ static const struct option_row options[] = {
         {"max-request-line", K_SIZE32, 0, S(max_request_line), 1u << 20, "SIZE"},
         {"max-header-size", K_SIZE32, 0, S(max_head), 1u << 20, "SIZE"},
         {"max-header-fields", K_COUNT32, 0, S(max_fields), 128, "N"},
+        {"proxy-from", K_CIDR, 0, 0, 0, "CIDR"},
+        {"trust-forwarded", K_FLAG, 0, S(trust_forwarded), 0, NULL},
+        {"health", K_STRING, 0, S(health), 0, "PATH"},
+        {"drain-delay", K_MS, 0, S(drain_delay_ms), 0, "SECONDS"},
+        {"metrics", K_METRICS, 0, 0, 0, "ADDR"},
         {"access-log", K_LOGPATH, 0, S(access_log), 0, "PATH"},
         {"error-log", K_ERRPATH, 0, S(error_log), 0, "PATH"},
         {"log-level", K_LOGLEVEL, 0, S(log_level), 0, "LEVEL"},
@@ -607,7 +622,7 @@ int conf_apply(struct settings *s, struct site_conf *site, const char *name, int
 		*(uint32_t *)field = (uint32_t)n;
 		return 0;
 	case K_STRING:
-		if (!*v)
+		if (!*v || (o->off == S(health) && v[0] != '/'))
 			goto invalid;
 		*(const char **)field = v;
 		return 0;
@@ -627,6 +642,34 @@ int conf_apply(struct settings *s, struct site_conf *site, const char *name, int
 			return -1;
 		}
 		s->nlisten++;
+		return 0;
+	}
+	case K_CIDR:
+		if (s->nproxy_from >= CONF_MAX_CIDRS) {
+			snprintf(err, errlen, "too many networks (at most %d)", CONF_MAX_CIDRS);
+			return -1;
+		}
+		if (conf_parse_cidr(v, &s->proxy_from[s->nproxy_from]) < 0) {
+			snprintf(err, errlen, "invalid network '%s' (like 10.0.0.0/8 or ::1/128)", v);
+			return -1;
+		}
+		s->nproxy_from++;
+		return 0;
+	case K_MS:
+		if (strcmp(v, "0") == 0) {
+			*(uint32_t *)field = 0;
+			return 0;
+		}
+		if (conf_parse_seconds(v, (uint32_t *)field) < 0)
+			goto invalid_seconds;
+		return 0;
+	case K_METRICS: {
+		char e[160];
+		if (conf_parse_listen(v, &s->metrics, e, sizeof e) < 0 || s->metrics.proxy) {
+			snprintf(err, errlen, "invalid address '%s': %s", v, e);
+			return -1;
+		}
+		s->metrics_set = 1;
 		return 0;
 	}
 	case K_WORKERS:
@@ -713,6 +756,81 @@ invalid_seconds:
 invalid_size:
 	snprintf(err, errlen, "invalid value '%s' (bytes, or with k, m, g)", v);
 	return -1;
+}
+
+int conf_parse_cidr(const char *text, struct cidr *out)
+{
+	char buf[64];
+	const char *slash = strchr(text, '/');
+	size_t n = slash ? (size_t)(slash - text) : strlen(text);
+	if (n == 0 || n >= sizeof buf)
+		return -1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	memset(out, 0, sizeof *out);
+	unsigned max;
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	out->bits = max;
+	if (slash) {
+		unsigned long b;
+		if (parse_uint(slash + 1, max, &b) < 0)
+			return -1;
+		out->bits = (unsigned)b;
+	}
+	return 0;
+}
+
+static int cidr_match(const struct cidr *c, const uint8_t *addr, int family)
+{
+	if (c->family != family)
+		return 0;
+	unsigned full = c->bits / 8, rest = c->bits % 8;
+	if (memcmp(c->addr, addr, full) != 0)
+		return 0;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+		if ((c->addr[full] & mask) != (addr[full] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+int conf_peer_trusted(const struct settings *s, const struct sockaddr *sa)
+{
+	const uint8_t *addr;
+	int family = sa->sa_family;
+	uint8_t v4[4];
+	if (family == AF_UNIX)
+		return s->nproxy_from == 0;
+	if (family == AF_INET) {
+		addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+		addr = a6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+			memcpy(v4, addr + 12, 4);
+			addr = v4;
+			family = AF_INET;
+		}
+	} else {
+		return 0;
+	}
+	if (s->nproxy_from == 0) {
+		static const uint8_t lo6[16] = {[15] = 1};
+		return family == AF_INET ? addr[0] == 127 : memcmp(addr, lo6, 16) == 0;
+	}
+	for (unsigned i = 0; i < s->nproxy_from; i++)
+		if (cidr_match(&s->proxy_from[i], addr, family))
+			return 1;
+	return 0;
 }
 
 void conf_control_path(const struct settings *s, char *out, size_t cap)
@@ -870,6 +988,12 @@ static void usage(FILE *f)
 	        "  --listing                   HTML listings for directories without index.html\n"
 	        "  --follow-symlinks           follow symbolic links (never out of ROOT)\n"
 	        "  --dotfiles                  serve names starting with '.' (/.well-known/ always)\n"
+	        "  --proxy-from CIDR           peers trusted for PROXY headers and X-Forwarded-For\n"
+	        "                              (repeatable; default loopback); ADDR:proxy listeners\n"
+	        "  --trust-forwarded           client address from X-Forwarded-For/Forwarded\n"
+	        "  --health PATH               health endpoint: 200, 503 once stopping (off)\n"
+	        "  --drain-delay SECONDS       on stop, keep serving with health 503 first (0)\n"
+	        "  --metrics ADDR              Prometheus metrics listener (off)\n"
 	        "  --access-log PATH|-|off     combined-format access log (default -: stdout)\n"
 	        "  --error-log PATH|-          error log (default -: stderr)\n"
 	        "  --log-level LEVEL           debug, info, notice, warn or error (default info)\n"

@@ -29,6 +29,14 @@ struct listen_spec {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int is_unix;  /* AF_UNIX: path in addr (sun_path), or abstract (sun_path[0] == 0) */
+	int proxy;    /* ":proxy": connections start with a PROXY protocol header */
+};
+
+#define CONF_MAX_CIDRS 32
+struct cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned bits;
 };
 
 #define CONF_MAX_ROUTES 16
@@ -112,6 +120,15 @@ struct settings {
 	uint32_t max_head;
 	uint32_t max_fields;
 
+	/* behind a load balancer */
+	struct cidr proxy_from[CONF_MAX_CIDRS]; /* none given: loopback and Unix peers */
+	unsigned nproxy_from;
+	int trust_forwarded;
+	const char *health;      /* path of the health endpoint, or NULL */
+	uint32_t drain_delay_ms;
+	struct listen_spec metrics;
+	int metrics_set;
+
 	/* what the command line asked for besides serving */
 	int test_only;       /* -t */
 	const char *signal;  /* -s stop|quit|reload|reopen */
@@ -171,6 +188,11 @@ int conf_parse_size(const char *text, uint64_t *out);
 /* The control socket's path: --control, or next to the pid file (its name
  * with the extension replaced by ".ctl"), or "hearth.ctl". "" when off. */
 void conf_control_path(const struct settings *s, char *out, size_t cap);
+
+/* Is sa (a peer address) trusted to send PROXY headers and forwarding
+ * headers? Loopback and Unix peers when no --proxy-from was given. */
+int conf_peer_trusted(const struct settings *s, const struct sockaddr *sa);
+int conf_parse_cidr(const char *text, struct cidr *out);
 
 /* The site for a Host value (port ignored; any case), or the default site. */
 const struct site_conf *conf_site_for_host(const struct settings *s, const char *host, size_t len);

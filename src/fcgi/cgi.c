@@ -44,8 +44,10 @@ static int cgi_name_is(const char *name, size_t nlen, const char *want)
 
 size_t cgi_head_end(const char *buf, size_t len)
 {
+	if (len == 0)
+		return 0;
 	/* an empty first line: a head with no fields (malformed, but complete) */
-	if (len >= 1 && buf[0] == '\n')
+	if (buf[0] == '\n')
 		return 1;
 	if (len >= 2 && buf[0] == '\r' && buf[1] == '\n')
 		return 2;

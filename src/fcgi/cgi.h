@@ -20,7 +20,7 @@ struct cgi_field {
 };
 
 struct cgi_head {
-	int status;               /* from Status (100-599), else 302 with an absolute Location, else 200 */
+	int status;               /* from Status (100-599), else 302 with a non-local Location, else 200 */
 	const char *reason;       /* reason phrase after the Status code, or NULL */
 	uint32_t reason_len;
 	const char *location;     /* Location value or NULL */

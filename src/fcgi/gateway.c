@@ -37,6 +37,8 @@
 #define REQUEST_ID 1
 #define SPOOL_MEMORY (1u << 20)
 #define POOL_MAX_IDLE 32      /* idle backend connections kept per worker */
+#define POOL_MAX_PER_BACKEND 4
+#define POOL_IDLE_MS 2000     /* an idle pooled connection is closed after this */
 #define STDERR_LOG_MAX 65536u /* STDERR bytes logged per request */
 #define MAX_REDIRECTS 5
 
@@ -45,6 +47,7 @@ enum body_mode { BM_LENGTH, BM_CHUNKED, BM_CLOSE, BM_NONE };
 
 struct fcgi_idle {
 	struct watch w;
+	struct timer timer;
 	struct fcgi_state *st;
 	const struct listen_spec *spec;
 	struct fcgi_idle *next;
@@ -59,6 +62,7 @@ struct fcgi_req {
 	enum fstate state;
 	unsigned backend, tries;
 	int reused;         /* the connection came from the pool */
+	int waiting;        /* counted in fcgi_state.waiting (a new connection, no output yet) */
 	int got_output;     /* any byte from the application */
 	int timed_out;
 	int status;         /* error to answer with, when failing before the head */
@@ -85,7 +89,19 @@ struct fcgi_req {
 	struct tqueue *tq_connect, *tq_read, *tq_send;
 };
 
+/* Requests waiting for their first byte on a new backend connection. An
+ * application like php-fpm gives each FCGI_KEEP_CONN connection a child of
+ * its own until the connection closes, so while somebody waits on a new
+ * connection, finished connections are closed rather than pooled: their
+ * children are then free to take the waiting one. */
+#define WAIT_SLOTS 64
+struct fcgi_waiting {
+	const struct listen_spec *spec;
+	unsigned n;
+};
+
 struct fcgi_state {
+	struct fcgi_waiting waiting[WAIT_SLOTS];
 	struct server *srv;
 	struct fcgi_req *free;
 	struct fcgi_idle *idle;
@@ -93,9 +109,11 @@ struct fcgi_state {
 	unsigned rr;
 	struct tqueue *queues;
 	unsigned nqueues;
+	struct tqueue tq_idle;
 };
 
 static void on_upstream(struct loop *l, struct watch *w, uint32_t events);
+static void on_idle_timeout(struct loop *l, struct timer *t);
 
 /* The request's path, made safe for a log line (one at a time). */
 static const char *logpath(const struct xfer *x)
@@ -154,6 +172,10 @@ int fcgi_server_init(struct server *s)
 	for (unsigned i = 0; i < n; i++)
 		tqueue_init(s->loop, &st->queues[i], ms[i], on_upstream_timeout);
 	st->nqueues = n;
+	/* pooled connections are short-lived: an application such as php-fpm
+	 * ties a child to each until it closes, children other workers or
+	 * other requests may be waiting for */
+	tqueue_init(s->loop, &st->tq_idle, POOL_IDLE_MS, on_idle_timeout);
 	s->fcgi = st;
 	return 0;
 }
@@ -161,6 +183,7 @@ int fcgi_server_init(struct server *s)
 static void idle_close(struct fcgi_idle *d)
 {
 	struct fcgi_state *st = d->st;
+	timer_disarm(&d->timer);
 	struct fcgi_idle **pp = &st->idle;
 	while (*pp && *pp != d)
 		pp = &(*pp)->next;
@@ -198,7 +221,41 @@ static void on_idle(struct loop *l, struct watch *w, uint32_t events)
 	idle_close(container_of(w, struct fcgi_idle, w));
 }
 
+static struct fcgi_waiting *waiting_slot(struct fcgi_state *st, const struct listen_spec *spec, int add)
+{
+	struct fcgi_waiting *free_slot = NULL;
+	for (int i = 0; i < WAIT_SLOTS; i++) {
+		if (st->waiting[i].spec == spec)
+			return &st->waiting[i];
+		if (!st->waiting[i].spec && !free_slot)
+			free_slot = &st->waiting[i];
+	}
+	if (add && free_slot)
+		free_slot->spec = spec;
+	return add ? free_slot : NULL;
+}
+
+static void waiting_set(struct fcgi_state *st, struct fcgi_req *f, int on)
+{
+	if (f->waiting == on)
+		return;
+	struct fcgi_waiting *w = waiting_slot(st, &f->route->backends[f->backend], on);
+	if (!w)
+		return;
+	f->waiting = on;
+	if (on)
+		w->n++;
+	else if (w->n && --w->n == 0)
+		w->spec = NULL;
+}
+
 /* ---- routing ---- */
+
+static void on_idle_timeout(struct loop *l, struct timer *t)
+{
+	(void)l;
+	idle_close(container_of(t, struct fcgi_idle, timer));
+}
 
 static int open_beneath(int dirfd, const char *rel, int follow)
 {
@@ -262,7 +319,25 @@ int fcgi_route(struct conn *c)
 			return ROUTE_FCGI;
 		}
 	}
-	if (path[len - 1] == '/') {
+	/* "/a/b.php/c/d": the first segment end where a script of a route's
+	 * extension exists is the split between SCRIPT_NAME and PATH_INFO */
+	int looked_like_script = 0;
+	for (size_t end = 1; end <= len; end++) {
+		if (end < len && path[end] != '/')
+			continue;
+		for (unsigned i = 0; i < site->nroutes; i++) {
+			const struct fcgi_route *r = &site->routes[i];
+			if (!r->by_ext || !ext_matches(r, path, end))
+				continue;
+			looked_like_script = 1;
+			if (is_script(x, path, end)) {
+				x->route = r;
+				x->script_len = end;
+				return ROUTE_FCGI;
+			}
+		}
+	}
+	if (!looked_like_script && path[len - 1] == '/') {
 		/* a directory: its first existing index file decides */
 		for (unsigned k = 0; k < site->nindex; k++) {
 			size_t il = strlen(site->index[k]);
@@ -282,24 +357,6 @@ int fcgi_route(struct conn *c)
 		}
 		path[len] = '\0';
 		return ROUTE_STATIC;
-	}
-	/* "/a/b.php/c/d": the first segment end where a script of a route's
-	 * extension exists is the split between SCRIPT_NAME and PATH_INFO */
-	int looked_like_script = 0;
-	for (size_t end = 1; end <= len; end++) {
-		if (end < len && path[end] != '/')
-			continue;
-		for (unsigned i = 0; i < site->nroutes; i++) {
-			const struct fcgi_route *r = &site->routes[i];
-			if (!r->by_ext || !ext_matches(r, path, end))
-				continue;
-			looked_like_script = 1;
-			if (is_script(x, path, end)) {
-				x->route = r;
-				x->script_len = end;
-				return ROUTE_FCGI;
-			}
-		}
 	}
 	return looked_like_script ? 404 : ROUTE_STATIC;
 }
@@ -384,18 +441,20 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 	else
 		param(&p, "REQUEST_METHOD", 14, h->method_str.p, h->method_str.len);
 	if (f->redirects) {
-		param(&p, "REQUEST_URI", 11, x->path, x->path_len);
-		param(&p, "QUERY_STRING", 12, "", 0);
+		size_t ql = strlen(x->redirect_query);
+		snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)x->path_len, x->path, ql ? "?" : "", x->redirect_query);
+		param_s(&p, "REQUEST_URI", tmp);
+		param(&p, "QUERY_STRING", 12, x->redirect_query, ql);
 	} else {
 		/* the target as sent (origin-form part for an absolute-form target) */
 		size_t ul = h->path.len + (h->query.p ? h->query.len + 1 : 0);
 		param(&p, "REQUEST_URI", 11, h->path.p, ul);
 		param(&p, "QUERY_STRING", 12, h->query.p ? h->query.p : "", h->query.len);
 	}
-	if (h->content_type.p)
+	if (h->content_type.p && !f->redirects)
 		param(&p, "CONTENT_TYPE", 12, h->content_type.p, h->content_type.len);
 	uint64_t clen = f->spooled ? f->spool_size : h->content_length > 0 ? (uint64_t)h->content_length : 0;
-	if (clen || (h->flags & (HTTP_F_HAS_CL | HTTP_F_CHUNKED))) {
+	if (!f->redirects && (clen || (h->flags & (HTTP_F_HAS_CL | HTTP_F_CHUNKED)))) {
 		snprintf(num, sizeof num, "%llu", (unsigned long long)clen);
 		param_s(&p, "CONTENT_LENGTH", num);
 	}
@@ -428,10 +487,7 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 	param_s(&p, "REDIRECT_STATUS", "200");
 	conn_peer_host(c, tmp, sizeof tmp);
 	param_s(&p, "REMOTE_ADDR", tmp);
-	unsigned rport = c->peer.sa.sa_family == AF_INET    ? ntohs(c->peer.in4.sin_port)
-	                 : c->peer.sa.sa_family == AF_INET6 ? ntohs(c->peer.in6.sin6_port)
-	                                                    : 0;
-	snprintf(num, sizeof num, "%u", rport);
+	snprintf(num, sizeof num, "%u", conn_peer_port(c));
 	param_s(&p, "REMOTE_PORT", num);
 	for (uint32_t i = 0; i < h->nfields; i++) {
 		const struct http_field *fl = &h->fields[i];
@@ -492,6 +548,7 @@ static void upstream_close(struct fcgi_req *f, int abort_request)
 {
 	if (f->w.fd < 0)
 		return;
+	waiting_set(f->conn->srv->fcgi, f, 0);
 	if (abort_request) {
 		uint8_t rec[8];
 		fcgi_abort_request(rec, REQUEST_ID);
@@ -526,6 +583,7 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 				pp = &(*pp)->next;
 			*pp = d->next;
 			st->nidle--;
+			timer_disarm(&d->timer);
 			if (loop_rewatch(c->srv->loop, &f->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
 				loop_unwatch(c->srv->loop, &d->w);
 				close(fd);
@@ -555,6 +613,7 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 	}
 	f->state = F_CONNECT;
 	arm(f, f->tq_connect);
+	waiting_set(st, f, 1);
 	return 0;
 }
 
@@ -582,13 +641,18 @@ static void on_upstream(struct loop *l, struct watch *w, uint32_t events)
 static void upstream_release(struct conn *c, struct fcgi_req *f)
 {
 	struct fcgi_state *st = c->srv->fcgi;
+	waiting_set(st, f, 0);
+	const struct fcgi_waiting *w = waiting_slot(st, &f->route->backends[f->backend], 0);
 	int clean = f->ended && f->protocol_status == FCGI_REQUEST_COMPLETE && buf_avail(f->ubuf) == 0 &&
-	            buf_avail(f->ibuf) == 0 && !c->srv->stopping;
-	if (!clean || st->nidle >= POOL_MAX_IDLE) {
+	            buf_avail(f->ibuf) == 0 && !c->srv->stopping && !(w && w->n);
+	unsigned same = 0;
+	for (struct fcgi_idle *e = st->idle; e; e = e->next)
+		same += e->spec == &f->route->backends[f->backend];
+	if (!clean || st->nidle >= POOL_MAX_IDLE || same >= POOL_MAX_PER_BACKEND) {
 		upstream_close(f, 0);
 		return;
 	}
-	struct fcgi_idle *d = malloc(sizeof *d);
+	struct fcgi_idle *d = calloc(1, sizeof *d);
 	if (!d) {
 		upstream_close(f, 0);
 		return;
@@ -604,6 +668,7 @@ static void upstream_release(struct conn *c, struct fcgi_req *f)
 	d->next = st->idle;
 	st->idle = d;
 	st->nidle++;
+	timer_arm(&st->tq_idle, &d->timer);
 	f->w.fd = -1;
 }
 
@@ -675,7 +740,9 @@ int fcgi_start(struct conn *c)
 	if (!f->ubuf || !f->ibuf || !f->hbuf || !c->wbuf)
 		return -1;
 	f->backend = st->rr++ % f->route->nbackends;
-	int has_body = (h->flags & HTTP_F_CHUNKED) || h->content_length > 0;
+	/* after a local redirect the request is a GET without a body (what was
+	 * left of the original body was read by the first application) */
+	int has_body = !x->redirects && ((h->flags & HTTP_F_CHUNKED) || h->content_length > 0);
 	if ((h->flags & HTTP_F_EXPECT_100) && has_body && buf_avail(c->rbuf) == x->head_len) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (buf_space(c->wbuf) >= sizeof cont - 1) {
@@ -684,12 +751,12 @@ int fcgi_start(struct conn *c)
 		}
 	}
 	fcgi_parser_init(&f->parser, REQUEST_ID);
-	if (h->flags & HTTP_F_CHUNKED) {
+	if (has_body && (h->flags & HTTP_F_CHUNKED)) {
 		http_chunked_init(&f->chunked);
 		f->state = F_SPOOL;
 		return 0;
 	}
-	f->in_left = h->content_length > 0 ? (uint64_t)h->content_length : 0;
+	f->in_left = has_body ? (uint64_t)h->content_length : 0;
 	if (build_head(c, f) < 0) {
 		f->status = 431;
 		f->state = F_FAILED;
@@ -926,7 +993,12 @@ static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
 		f->status = 502;
 		return -1;
 	}
-	if (ch.local_redirect && f->redirects < MAX_REDIRECTS && ch.location_len < XFER_PATH_MAX) {
+	if (ch.local_redirect && f->redirects >= MAX_REDIRECTS) {
+		log_error("FastCGI: more than %d local redirects for \"%s\"", MAX_REDIRECTS, logpath(x));
+		f->status = 500;
+		return -1;
+	}
+	if (ch.local_redirect && ch.location_len < XFER_PATH_MAX) {
 		/* RFC 3875 §6.2.2: the server fetches the local resource itself */
 		char loc[XFER_PATH_MAX];
 		memcpy(loc, ch.location, ch.location_len);
@@ -937,6 +1009,12 @@ static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
 			f->status = 502;
 			return -1;
 		}
+		size_t ql = q ? ll - (size_t)(q - loc) - 1 : 0;
+		if (ql >= sizeof x->redirect_query)
+			ql = 0;
+		if (ql)
+			memcpy(x->redirect_query, q + 1, ql);
+		x->redirect_query[ql] = '\0';
 		return 2;
 	}
 	resp_start(c, ch.status);
@@ -1065,6 +1143,8 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 			if (r == 0)
 				break;
 			progress = 1;
+			if (!f->got_output)
+				waiting_set(c->srv->fcgi, f, 0);
 			f->got_output = 1;
 			if (ev.type == FCGI_EV_STDERR) {
 				log_stderr(c, f, ev.data, ev.len);
@@ -1183,10 +1263,30 @@ static int restart_fresh(struct conn *c, struct fcgi_req *f)
 	return 0;
 }
 
+/* Has the client closed its side while we wait for the application? (The
+ * peek leaves pipelined requests where they are.) */
+static int client_gone(struct conn *c, struct fcgi_req *f)
+{
+	if (!(c->flags & CF_RDHUP) || (!f->stdin_done && f->state != F_CONNECT))
+		return 0;
+	if (c->rbuf && client_body_avail(c))
+		return 0;
+	char b;
+	ssize_t n = recv(c->w.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
 int fcgi_drive(struct conn *c)
 {
 	struct xfer *x = c->x;
 	struct fcgi_req *f = x->fcgi;
+	if (!f->head_sent && client_gone(c, f)) {
+		char host[64];
+		conn_peer_host(c, host, sizeof host);
+		log_info("client %s closed the connection before the response to \"%s\": aborting it", host,
+		         logpath(x));
+		return FCGI_CLOSE;
+	}
 	for (int turn = 0; turn < 64; turn++) {
 		int progress = 0;
 		if (f->state == F_FAILED)

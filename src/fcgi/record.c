@@ -182,10 +182,8 @@ static int fcgi_parser_begin_record(struct fcgi_parser *p)
 			return FCGI_E_LENGTH;
 		break;
 	case FCGI_GET_VALUES_RESULT:
-	case FCGI_UNKNOWN_TYPE:
-		break; /* management records: skipped, whatever their id */
-	default:
-		return FCGI_E_TYPE;
+	case FCGI_UNKNOWN_TYPE: break; /* management records: skipped, whatever their id */
+	default: return FCGI_E_TYPE;
 	}
 	p->content_left = h->content_length;
 	p->padding_left = h->padding_length;

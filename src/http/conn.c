@@ -20,13 +20,16 @@
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "fcgi/gateway.h"
 #include "http/server.h"
 #include "http/target.h"
+#include "net/proxy.h"
 #include "net/listen.h"
 #include "stats/stats.h"
 
@@ -41,7 +44,81 @@ static void conn_run(struct conn *c);
 
 void conn_peer_host(const struct conn *c, char *out, size_t cap)
 {
-	sockaddr_format_host(&c->peer.sa, out, cap);
+	if (c->x && c->x->has_client)
+		sockaddr_format_host(&c->x->client.sa, out, cap);
+	else
+		sockaddr_format_host(&c->peer.sa, out, cap);
+}
+
+unsigned conn_peer_port(const struct conn *c)
+{
+	const struct sockaddr *sa = c->x && c->x->has_client ? &c->x->client.sa : &c->peer.sa;
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return 0;
+}
+
+/* The last address of X-Forwarded-For, or the for= of the last Forwarded
+ * element, into out. 0, or -1 when absent or not an address. */
+static int forwarded_client(const struct http_head *h, struct sockaddr_storage *out)
+{
+	char addr[64] = "";
+	for (uint32_t i = 0; i < h->nfields; i++) {
+		const struct http_field *f = &h->fields[i];
+		const char *v = f->value.p;
+		size_t n = f->value.len;
+		if (f->name.len == 15 && strncasecmp(f->name.p, "x-forwarded-for", 15) == 0) {
+			const char *comma = memrchr(v, ',', n);
+			const char *s = comma ? comma + 1 : v;
+			while (s < v + n && (*s == ' ' || *s == '\t'))
+				s++;
+			size_t l = (size_t)(v + n - s);
+			while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+				l--;
+			if (l < sizeof addr) {
+				memcpy(addr, s, l);
+				addr[l] = '\0';
+			}
+		} else if (f->name.len == 9 && strncasecmp(f->name.p, "forwarded", 9) == 0) {
+			const char *comma = memrchr(v, ',', n);
+			const char *s = comma ? comma + 1 : v;
+			const char *e = v + n;
+			for (const char *p = s; p + 4 <= e; p++) {
+				if (strncasecmp(p, "for=", 4) != 0)
+					continue;
+				p += 4;
+				if (p < e && *p == '"')
+					p++;
+				if (p < e && *p == '[')
+					p++;
+				size_t l = 0;
+				while (p + l < e && p[l] != '"' && p[l] != ']' && p[l] != ';' && p[l] != ',' && p[l] != ' ' &&
+				       !(p[l] == ':' && !memchr(p, ']', (size_t)(e - p)) && memchr(p, '.', l)))
+					l++;
+				if (l < sizeof addr) {
+					memcpy(addr, p, l);
+					addr[l] = '\0';
+				}
+				break;
+			}
+		}
+	}
+	if (!addr[0])
+		return -1;
+	memset(out, 0, sizeof *out);
+	struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+	if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		return 0;
+	}
+	return -1;
 }
 
 static void set_timer(struct conn *c, enum tq_id id)
@@ -397,10 +474,24 @@ static void prepare_request(struct conn *c)
 		x->flags |= XF_CLOSE;
 	if (h->method == HTTP_M_HEAD)
 		x->flags |= XF_HEAD;
+	if (c->srv->draining)
+		x->flags |= XF_CLOSE; /* leaving: the balancer should send this client elsewhere */
+	if (cfg->trust_forwarded && conf_peer_trusted(cfg, &c->peer.sa)) {
+		struct sockaddr_storage ss;
+		if (forwarded_client(h, &ss) == 0) {
+			memcpy(&x->client, &ss, sizeof x->client);
+			x->has_client = 1;
+		}
+	}
 	x->site = conf_site_for_host(cfg, h->host.p, h->host.p ? h->host.len : 0);
 	x->root_fd = c->srv->root_fds[conf_site_index(cfg, x->site)];
 	if (!(h->flags & HTTP_F_ASTERISK))
 		x->path_status = path_normalize(h->path.p, h->path.len, x->path, sizeof x->path, &x->path_len);
+	if (cfg->health && x->path_status == PATH_OK && strcmp(x->path, cfg->health) == 0 &&
+	    (h->method == HTTP_M_GET || h->method == HTTP_M_HEAD)) {
+		x->route_status = ROUTE_HEALTH;
+		return;
+	}
 	if (x->path_status == PATH_OK && x->site->nroutes && !(h->flags & HTTP_F_ASTERISK) &&
 	    h->method != HTTP_M_OTHER)
 		x->route_status = fcgi_route(c);
@@ -410,7 +501,15 @@ static void prepare_request(struct conn *c)
 static int respond_static(struct conn *c)
 {
 	struct xfer *x = c->x;
-	static_handle(c);
+	if (x->route_status == ROUTE_HEALTH) {
+		int down = c->srv->stopping || c->srv->draining;
+		resp_start(c, down ? 503 : 200);
+		resp_header(c, "Content-Type", "text/plain; charset=utf-8");
+		resp_header(c, "Cache-Control", "no-store");
+		resp_end_mem(c, down ? "draining\n" : "ok\n", down ? 9 : 3);
+	} else {
+		static_handle(c);
+	}
 	if (!c->wbuf) {
 		conn_close(c); /* out of memory for a write buffer */
 		return R_CLOSED;
@@ -567,6 +666,7 @@ static void wait_for_io(struct conn *c)
 			set_timer(c, TQ_IDLE);
 		break;
 	case C_HEAD:
+	case C_PROXY:
 		if (c->tq != TQ_HEADER || !timer_armed(&c->timer))
 			set_timer(c, TQ_HEADER);
 		break;
@@ -584,6 +684,44 @@ static void wait_for_io(struct conn *c)
 	if (c->wbuf && buf_avail(c->wbuf) == 0) {
 		pool_put(&c->srv->bufs, c->wbuf);
 		c->wbuf = NULL;
+	}
+}
+
+/* The PROXY header of a ":proxy" listener: the real client's address.
+ * 0 (state C_HEAD once decoded, else still C_PROXY: wait), -1 closed. */
+static int proxy_input(struct conn *c)
+{
+	for (;;) {
+		struct buf *rb = c->rbuf;
+		if (rb && buf_avail(rb)) {
+			struct proxy_info pi;
+			int n = proxy_decode((const uint8_t *)rb->data + rb->start, buf_avail(rb), &pi);
+			if (n > 0) {
+				if (!pi.local && pi.srclen && pi.srclen <= sizeof c->peer)
+					memcpy(&c->peer, &pi.src, pi.srclen);
+				rb->start += (uint32_t)n;
+				if (rb->start == rb->len)
+					rb->start = rb->len = 0;
+				c->state = C_HEAD;
+				return 0;
+			}
+			if (n < 0) {
+				char host[64];
+				sockaddr_format_host(&c->peer.sa, host, sizeof host);
+				log_info("client %s: missing or malformed PROXY protocol header, closing", host);
+				conn_close(c);
+				return -1;
+			}
+		}
+		if (!(c->flags & CF_READABLE))
+			return 0;
+		int r = conn_read(c);
+		if (r == IO_WAIT)
+			return 0;
+		if (r != IO_DONE) {
+			conn_close(c);
+			return -1;
+		}
 	}
 }
 
@@ -608,6 +746,15 @@ static void conn_run(struct conn *c)
 			if (n == 0 || (errno != EAGAIN && errno != EINTR))
 				conn_close(c);
 			return;
+		}
+		if (c->state == C_PROXY) {
+			if (proxy_input(c) < 0)
+				return;
+			if (c->state == C_PROXY) {
+				wait_for_io(c);
+				return;
+			}
+			continue;
 		}
 		if (c->state == C_FCGI) {
 			int r = fcgi_drive(c);
@@ -757,6 +904,16 @@ void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t s
 	stat_add(&s->stats->accepted, 1);
 	stat_set(&s->stats->active, s->nconns);
 	c->state = C_HEAD;
+	if (listener < s->cfg->nlisten && s->cfg->listen[listener].proxy) {
+		if (!conf_peer_trusted(s->cfg, &c->peer.sa)) {
+			char host[64];
+			sockaddr_format_host(&c->peer.sa, host, sizeof host);
+			log_info("client %s: not a trusted proxy (--proxy-from), closing", host);
+			conn_close(c);
+			return;
+		}
+		c->state = C_PROXY;
+	}
 	set_timer(c, TQ_HEADER);
 	/* the request is usually there already: try before waiting for the event */
 	c->flags |= CF_READABLE;

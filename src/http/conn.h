@@ -33,10 +33,11 @@ enum conn_state {
 	C_SEND,     /* a response body is going out */
 	C_LINGER,   /* write side shut: draining input before close */
 	C_FCGI,     /* a FastCGI application is answering (fcgi/gateway.c) */
+	C_PROXY,    /* waiting for the PROXY protocol header */
 };
 
 enum { IO_DONE, IO_WAIT, IO_EOF, IO_ERROR, IO_YIELD };
-enum route_status { ROUTE_STATIC = 0, ROUTE_FCGI = 1 }; /* or an HTTP error status */
+enum route_status { ROUTE_STATIC = 0, ROUTE_FCGI = 1, ROUTE_HEALTH = 2 }; /* or an HTTP error status */
 
 #define CF_READABLE 0x01u  /* input may be waiting (no EAGAIN seen yet) */
 #define CF_EOF 0x02u       /* the peer closed its side */
@@ -107,6 +108,13 @@ struct xfer {
 	struct fcgi_req *fcgi;        /* the gateway's state, while C_FCGI */
 	size_t script_len;            /* SCRIPT_NAME is path[0..script_len) */
 	unsigned redirects;           /* local redirects followed (CGI Location) */
+	char redirect_query[512];     /* the query of the last local redirect */
+	int has_client;               /* client: from X-Forwarded-For/Forwarded of a trusted peer */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} client;
 	char path[XFER_PATH_MAX];
 	size_t path_len;
 };
@@ -138,8 +146,11 @@ void resp_error(struct conn *c, int status);
 void resp_end_error(struct conn *c);
 const char *http_status_text(int status);
 
-/* Peer address as text ("1.2.3.4", "::1", "unix:"). */
+/* The client's address as text ("1.2.3.4", "::1", "unix:"): the peer, or
+ * what a trusted proxy said (PROXY header, X-Forwarded-For). */
 void conn_peer_host(const struct conn *c, char *out, size_t cap);
+/* The client's port (0 when unknown). */
+unsigned conn_peer_port(const struct conn *c);
 
 /* ---- used by the server ---- */
 void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t salen, unsigned listener);

@@ -89,6 +89,7 @@ struct xfer *server_xfer_get(struct server *s)
 	x->fcgi = NULL;
 	x->script_len = 0;
 	x->redirects = 0;
+	x->has_client = 0;
 	return x;
 }
 
@@ -259,6 +260,29 @@ void server_graceful_stop(struct server *s)
 		loop_stop(s->loop);
 }
 
+static void on_drained(struct loop *l, struct timer *t)
+{
+	(void)l;
+	struct server *s = container_of(t, struct server, drain);
+	log_notice("drain delay over: stopping");
+	server_graceful_stop(s);
+}
+
+void server_begin_stop(struct server *s)
+{
+	if (s->draining || s->stopping)
+		return;
+	if (s->cfg->drain_delay_ms == 0) {
+		server_graceful_stop(s);
+		return;
+	}
+	/* the balancer sees the health check fail and stops sending new work
+	 * while we go on serving what still comes */
+	s->draining = 1;
+	log_notice("draining for %u ms before stopping", (unsigned)s->cfg->drain_delay_ms);
+	timer_arm(&s->tq_drain, &s->drain);
+}
+
 static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 {
 	(void)events;
@@ -269,7 +293,7 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 		case SIGTERM:
 		case SIGQUIT:
 			log_notice("signal %u: graceful stop", si.ssi_signo);
-			server_graceful_stop(s);
+			server_begin_stop(s);
 			break;
 		case SIGINT:
 			log_notice("signal %u: stopping now", si.ssi_signo);
@@ -313,6 +337,7 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	tqueue_init(s->loop, &s->tq_retry, ACCEPT_RETRY_MS, on_retry);
 	tqueue_init(s->loop, &s->tq_tick, 1000, on_tick);
 	tqueue_init(s->loop, &s->tq_shutdown, cfg->shutdown_timeout_ms, on_shutdown_timeout);
+	tqueue_init(s->loop, &s->tq_drain, cfg->drain_delay_ms ? cfg->drain_delay_ms : 1, on_drained);
 	timer_arm(&s->tq_tick, &s->tick);
 	loop_on_turn_end(s->loop, on_turn_end, s);
 	if (fcgi_server_init(s) < 0)

@@ -52,6 +52,9 @@ struct server {
 	unsigned nlisteners;
 	size_t nconns;
 	int stopping;
+	int draining; /* --drain-delay: still serving, health 503, responses close */
+	struct tqueue tq_drain;
+	struct timer drain;
 	int sigfd;
 	struct watch sigw;
 	char boundary[40];
@@ -70,6 +73,8 @@ void server_free(struct server *s);
 
 /* Stop accepting and close idle connections; exit when the rest finish. */
 void server_graceful_stop(struct server *s);
+/* SIGTERM/SIGQUIT: drain first (--drain-delay), then the graceful stop. */
+void server_begin_stop(struct server *s);
 
 /* used by conn.c */
 struct conn *server_conn_new(struct server *s);

@@ -236,7 +236,8 @@ static char *make_listing(struct conn *c, int dirfd, size_t *len)
 		n++;
 	}
 	closedir(dir);
-	qsort(ents, n, sizeof *ents, entry_cmp);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined: an empty directory has ents == NULL */
+		qsort(ents, n, sizeof *ents, entry_cmp);
 
 	struct dstr d = {0};
 	ds_puts(&d, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"

@@ -42,6 +42,7 @@
 #include "proc/privs.h"
 #include "proc/title.h"
 #include "ctl/client.h"
+#include "ctl/metrics.h"
 #include "ctl/server.h"
 #include "stats/stats.h"
 
@@ -112,6 +113,7 @@ static struct master {
 	struct stats_region *stats;
 	struct ctl_server ctl;
 	char ctl_path[512];
+	struct metrics_server metrics;
 } M = {.sigfd = -1, .ready_rd = -1, .ready_wr = -1, .pid_fd = -1, .daemon_fd = -1};
 
 /* ---- helpers ---- */
@@ -391,6 +393,7 @@ static void close_other_fds(const struct generation *mine, unsigned slot)
 {
 	/* what only the master needs, or other generations' resources */
 	ctl_server_forget(&M.ctl);
+	metrics_forget(&M.metrics);
 	loop_free(M.loop);
 	M.loop = NULL;
 	if (M.sigfd >= 0)
@@ -642,7 +645,7 @@ static void master_stop(int how)
 			if (M.listeners[i].created_file)
 				listener_unlink(&M.listeners[i].spec);
 		}
-	uint64_t grace = how == 1 ? (uint64_t)M.cfg->shutdown_timeout_ms + 2000 : 1000;
+	uint64_t grace = how == 1 ? (uint64_t)M.cfg->drain_delay_ms + M.cfg->shutdown_timeout_ms + 2000 : 1000;
 	M.kill_at = clock_cache.now_ms + grace;
 	if (workers_alive() == 0)
 		loop_stop(M.loop);
@@ -964,7 +967,7 @@ static int single_stop(void *arg, int immediate, char *msg, size_t cap, int *cod
 	if (immediate)
 		loop_stop(srv->loop);
 	else
-		server_graceful_stop(srv);
+		server_begin_stop(srv);
 	return 0;
 }
 
@@ -1092,10 +1095,14 @@ static int serve_single(void)
 	}
 	if (open_control(srv.loop, &single_ops, &srv, err, sizeof err) < 0)
 		return fail_start(err);
+	if (M.cfg->metrics_set &&
+	    metrics_open(&M.metrics, srv.loop, &M.cfg->metrics, single_status, &srv, err, sizeof err) < 0)
+		return fail_start(err);
 	daemon_report("OK\n");
 	log_info("serving in a single process (pid %ld)", (long)getpid());
 	r = server_run(&srv);
 	ctl_server_close(&M.ctl);
+	metrics_close(&M.metrics);
 	server_free(&srv); /* closes the listening sockets too */
 	for (int i = 0; i < MAX_LISTENERS; i++) {
 		if (M.listeners[i].fd >= 0 && M.listeners[i].created_file)
@@ -1190,6 +1197,10 @@ int master_run(struct settings *cfg, int argc, char **argv)
 		status = fail_start(err);
 		goto out;
 	}
+	if (cfg->metrics_set && metrics_open(&M.metrics, M.loop, &cfg->metrics, master_status, NULL, err, sizeof err) < 0) {
+		status = fail_start(err);
+		goto out;
+	}
 
 	struct generation *g = gen_new(cfg, err, sizeof err);
 	if (!g) {
@@ -1209,6 +1220,7 @@ int master_run(struct settings *cfg, int argc, char **argv)
 	log_info("stopped");
 out:
 	ctl_server_close(&M.ctl);
+	metrics_close(&M.metrics);
 	stats_destroy(M.stats);
 	for (int i = 0; i < MAX_LISTENERS; i++)
 		if (M.listeners[i].fd >= 0) {

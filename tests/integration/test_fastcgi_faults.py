@@ -1,0 +1,976 @@
+"""FastCGI gateway (issue 5) against fcgi_app.py, a FastCGI application written
+for the tests: the CGI variables (every one, PATH_INFO split, REQUEST_URI raw,
+no HTTP_PROXY), request bodies (Content-Length streamed, chunked spooled and
+sent with CONTENT_LENGTH, 413 over the limit), responses (Status, headers,
+local and absolute Location, Content-Length / chunked / close-delimited, HEAD,
+50 MB checked by hash), backend pooling, and faults: refused and absent
+backends (502), failover, a silent backend (504), garbage records and malformed
+CGI heads (502), huge STDERR (logged, one line per record), a backend closing
+mid-response (the client's connection is closed), a client leaving
+mid-response (the application is told), and the CVE-2019-11043 path (400,
+never forwarded).
+
+fcgi_app.FcgiApp runs in this process so its counters (connections accepted,
+requests seen, aborts, protocol violations by hearth) can be read directly.
+"""
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+from harness import BIN, Server, TempRoot, free_port, read_response, wait_until
+from fcgi_app import FcgiApp, gen_chunks, gen_sha256, self_test
+
+SCRIPTS = ["echo", "gen", "status", "redirect", "loop", "stderr", "sleep", "garbage", "malformed",
+           "bighead", "close", "overloaded", "noread", "count", "index"]
+STATIC = b"a static file, not for the application\n"
+SUB_INDEX = b"<p>sub index</p>\n"
+ERROR_LINE_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z \[(debug|info|notice|warn|error)\] (.*)$')
+
+
+def hearth_version():
+    out = subprocess.run([BIN, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=10).stdout.decode()
+    m = re.search(r"hearth (\S+)", out)
+    return m.group(1) if m else "?"
+
+
+def make_root():
+    """A document root with one NAME.fcgi per behaviour, a static file, a
+    directory whose name looks like a script, and sub/ with its own script and
+    an index.html. Returns (TempRoot, its real path)."""
+    r = TempRoot()
+    os.chmod(r.path, 0o755)
+    for name in SCRIPTS:
+        r.write(name + ".fcgi", "# handled by fcgi_app.py: %s\n" % name, mode=0o644)
+    r.write("static.txt", STATIC, mode=0o644)
+    r.write("sub/echo.fcgi", "# sub\n", mode=0o644)
+    r.write("sub/index.html", SUB_INDEX, mode=0o644)
+    r.write("dir.fcgi/echo.fcgi", "# inside a directory named like a script\n", mode=0o644)
+    for d in ("sub", "dir.fcgi"):
+        os.chmod(os.path.join(r.path, d), 0o755)
+    return r, os.path.realpath(r.path)
+
+
+def request(addr, method, path, body=None, headers=None, timeout=15.0):
+    """One request on a fresh connection: (status, headers {lower: value},
+    header list, body, the client's local port)."""
+    c = http.client.HTTPConnection(addr[0], addr[1], timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        port = c.sock.getsockname()[1]
+        r = c.getresponse()
+        data = r.read()
+        hl = r.getheaders()
+        return r.status, {k.lower(): v for k, v in hl}, hl, data, port
+    finally:
+        c.close()
+
+
+def get(addr, path, **kw):
+    return request(addr, "GET", path, **kw)
+
+
+def echo(addr, path="/echo.fcgi", method="GET", body=None, headers=None):
+    """The params the application received, as a dict (asserting a 200)."""
+    st, h, _, data, port = request(addr, method, path, body=body, headers=headers)
+    if st != 200:
+        raise AssertionError("%s %s: %d %r" % (method, path, st, data[:300]))
+    doc = json.loads(data)
+    doc["client_port"] = port
+    return doc
+
+
+def raw_exchange(addr, data, timeout=10.0):
+    """Send raw bytes, read until the server closes (or timeout): (bytes,
+    how it ended: 'eof', 'reset' or 'timeout')."""
+    s = socket.create_connection(addr, timeout=timeout)
+    got = []
+    how = "eof"
+    try:
+        s.sendall(data)
+        while True:
+            try:
+                b = s.recv(262144)
+            except socket.timeout:
+                how = "timeout"
+                break
+            except ConnectionResetError:
+                how = "reset"
+                break
+            if not b:
+                break
+            got.append(b)
+    finally:
+        s.close()
+    return b"".join(got), how
+
+
+def status_of(raw):
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", raw)
+    return int(m.group(1)) if m else None
+
+
+def dechunk(data):
+    """Decode a chunked body; (body, complete: whether the last chunk came)."""
+    out = bytearray()
+    i = 0
+    while True:
+        j = data.find(b"\r\n", i)
+        if j < 0:
+            return bytes(out), False
+        size = int(data[i:j].split(b";")[0], 16)
+        if size == 0:
+            return bytes(out), data.find(b"\r\n\r\n", j) >= 0 or data[j:j + 4] == b"\r\n\r\n"
+        if j + 2 + size + 2 > len(data):
+            out += data[j + 2:j + 2 + size]
+            return bytes(out), False
+        out += data[j + 2:j + 2 + size]
+        i = j + 2 + size + 2
+
+
+class GatewayCase(unittest.TestCase):
+    """Helpers: an application on a Unix socket (self.app), a root, and
+    hearth instances started by start(); everything stopped in tearDown."""
+
+    def setUp(self):
+        self.servers = []
+        self.apps = []
+        self.addCleanup(self._cleanup)  # runs even when a subclass's setUp fails
+        self.dir = tempfile.mkdtemp(prefix="hearth-fcgi-")
+        os.chmod(self.dir, 0o755)
+        self.rootobj, self.root = make_root()
+        self.app = FcgiApp("unix:" + os.path.join(self.dir, "app.sock")).start()
+        self.apps.append(self.app)
+        self.sock = self.app.address  # "unix:/.../app.sock"
+
+    def tearDown(self):
+        for a in self.apps:
+            self.assertEqual(a.errors, [], "hearth broke the FastCGI protocol")
+
+    def _cleanup(self):
+        for s in self.servers:
+            s.stop()
+        for a in self.apps:
+            a.stop()
+        if hasattr(self, "rootobj"):
+            self.rootobj.cleanup()
+        if hasattr(self, "dir"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, *args, root=None):
+        s = Server(root or self.root, *[str(a) for a in args])
+        self.servers.append(s)
+        return s
+
+    def conf(self, text):
+        path = os.path.join(self.dir, "hearth-%d.conf" % len(self.servers))
+        with open(path, "w") as f:
+            f.write(text)
+        # flags (root, --listen) come from Server; the file only adds what flags cannot say
+        check = subprocess.run([BIN, "-t", "-c", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=10)
+        self.assertEqual(check.returncode, 0, "hearth -t -c rejects:\n%s\n%s" % (text, check.stdout.decode()))
+        return path
+
+    def assertAlive(self, server):
+        self.assertTrue(server.alive(), "hearth died:\n" + server.stderr_text())
+        st, _, _, data, _ = get(server.address(), "/static.txt")
+        self.assertEqual((st, data), (200, STATIC))
+
+
+class AppSelfTest(unittest.TestCase):
+    """fcgi_app.py itself, with its own client: no hearth involved."""
+
+    def test_app_self_test(self):
+        self_test()
+
+    def test_app_over_tcp(self):
+        self_test("127.0.0.1:0")
+
+
+class SharedGateway(GatewayCase):
+    """Most tests share the setup: one application, one hearth with
+    --fastcgi '*.fcgi=unix:SOCK' --index index.fcgi,index.html."""
+
+    def setUp(self):
+        super().setUp()
+        self.h = self.start("--fastcgi", "*.fcgi=" + self.sock, "--index", "index.fcgi,index.html",
+                            "--max-body-size", "100m", "--max-header-size", "256k")
+        self.addr = self.h.address()
+
+    def tearDown(self):
+        try:
+            self.assertTrue(self.h.alive(), "hearth died:\n" + self.h.stderr_text())
+        finally:
+            super().tearDown()
+
+
+class CgiVariablesTest(SharedGateway):
+
+    def test_every_variable(self):
+        path = "/echo.fcgi/a%20b/c?x=1&y=%41"
+        doc = echo(self.addr, path, headers={"Host": "example.test", "X-Custom-Thing": "hello",
+                                             "User-Agent": "fcgi-test/1", "Proxy": "http://evil.test:1/",
+                                             "Accept": "*/*"})
+        p = doc["params"]
+        expect = {
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_SOFTWARE": "hearth/" + hearth_version(),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_ADDR": "127.0.0.1",
+            "SERVER_PORT": str(self.addr[1]),
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": str(doc["client_port"]),
+            "REQUEST_METHOD": "GET",
+            "REQUEST_URI": path,
+            "QUERY_STRING": "x=1&y=%41",
+            "DOCUMENT_ROOT": self.root,
+            "SCRIPT_NAME": "/echo.fcgi",
+            "SCRIPT_FILENAME": self.root + "/echo.fcgi",
+            "PATH_INFO": "/a b/c",
+            "PATH_TRANSLATED": self.root + "/a b/c",
+            "REDIRECT_STATUS": "200",
+            "HTTP_HOST": "example.test",
+            "HTTP_X_CUSTOM_THING": "hello",
+            "HTTP_USER_AGENT": "fcgi-test/1",
+            "HTTP_ACCEPT": "*/*",
+        }
+        for k, v in expect.items():
+            self.assertEqual(p.get(k), v, "%s (all params: %s)" % (k, json.dumps(p, indent=1, sort_keys=True)))
+        self.assertIn(p.get("SERVER_NAME"), ("example.test", "127.0.0.1", "localhost"), p)
+        self.assertNotIn("HTTP_PROXY", p, "httpoxy: the Proxy header must not become HTTP_PROXY")
+        self.assertIn(p.get("CONTENT_LENGTH", ""), ("", "0"), "a GET without a body")
+        self.assertEqual(p.get("CONTENT_TYPE", ""), "")
+        self.assertNotIn("HTTPS", p, "plain HTTP")
+        names = [k for k, _ in doc["pairs"]]
+        self.assertEqual(len(names), len(set(names)), "a param sent twice: %s" % names)
+        for k, v in doc["pairs"]:
+            self.assertRegex(k, r"^[A-Z0-9_]+$", "param names are upper-case CGI names")
+        self.assertTrue(doc["keep_conn"], "pooled connections ask for FCGI_KEEP_CONN")
+
+    def test_post_variables(self):
+        body = b"a=1&b=two+words"
+        doc = echo(self.addr, "/echo.fcgi?q=1", method="POST", body=body,
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+        p = doc["params"]
+        self.assertEqual(p["REQUEST_METHOD"], "POST")
+        self.assertEqual(p["CONTENT_TYPE"], "application/x-www-form-urlencoded")
+        self.assertEqual(p["CONTENT_LENGTH"], str(len(body)))
+        self.assertEqual(p["QUERY_STRING"], "q=1")
+        self.assertEqual(doc["body_head"].encode("latin-1"), body)
+        self.assertEqual(doc["body_sha256"], hashlib.sha256(body).hexdigest())
+
+    def test_other_methods(self):
+        for method in ("PUT", "DELETE", "OPTIONS", "PATCH"):
+            doc = echo(self.addr, "/echo.fcgi", method=method, body=b"x" if method in ("PUT", "PATCH") else None)
+            self.assertEqual(doc["params"]["REQUEST_METHOD"], method)
+
+    def test_query_string_raw_and_empty(self):
+        p = echo(self.addr, "/echo.fcgi")["params"]
+        self.assertEqual(p.get("QUERY_STRING"), "", "QUERY_STRING is always set (RFC 3875 4.1.7)")
+        self.assertEqual(p["REQUEST_URI"], "/echo.fcgi")
+        p = echo(self.addr, "/echo.fcgi?a=%0a&b=%20+&c")["params"]
+        self.assertEqual(p["QUERY_STRING"], "a=%0a&b=%20+&c", "the query is passed undecoded; %0a there is fine")
+        p = echo(self.addr, "/echo.fcgi?")["params"]
+        self.assertEqual(p["QUERY_STRING"], "")
+
+    def test_path_info_split(self):
+        cases = [
+            # target, SCRIPT_NAME, PATH_INFO
+            ("/echo.fcgi", "/echo.fcgi", ""),
+            ("/echo.fcgi/", "/echo.fcgi", "/"),
+            ("/echo.fcgi/x/y", "/echo.fcgi", "/x/y"),
+            ("/sub/echo.fcgi/more/echo.fcgi", "/sub/echo.fcgi", "/more/echo.fcgi"),
+            ("/ech%6f.fcgi/p%41", "/echo.fcgi", "/pA"),
+            ("/dir.fcgi/echo.fcgi", "/dir.fcgi/echo.fcgi", ""),  # a directory is no script
+            ("/dir.fcgi/echo.fcgi/z", "/dir.fcgi/echo.fcgi", "/z"),
+        ]
+        for target, script, info in cases:
+            with self.subTest(target=target):
+                p = echo(self.addr, target)["params"]
+                self.assertEqual(p["SCRIPT_NAME"], script)
+                self.assertEqual(p.get("PATH_INFO", ""), info)
+                self.assertEqual(p["SCRIPT_FILENAME"], self.root + script)
+                self.assertEqual(p["REQUEST_URI"], target)
+                if info:
+                    self.assertEqual(p.get("PATH_TRANSLATED"), self.root + info)
+                else:
+                    self.assertIn(p.get("PATH_TRANSLATED", ""), ("", self.root), "no PATH_INFO")
+
+    def test_missing_script_is_404_without_the_backend(self):
+        before = len(self.app.uris())
+        for target in ("/missing.fcgi", "/missing.fcgi/x/y", "/nothing/echo.fcgi", "/static.txt/echo.fcgi",
+                       "/sub/missing.fcgi/echo.fcgi"):
+            with self.subTest(target=target):
+                st, _, _, _, _ = get(self.addr, target)
+                self.assertEqual(st, 404)
+        self.assertEqual(self.app.uris()[before:], [], "the application was asked about missing scripts")
+
+    def test_cve_2019_11043_pattern(self):
+        """The published exploit: %0a in PATH_INFO, a long query. Refused (400)
+        before anything reaches the application, with CR and NUL too, and in the
+        script part."""
+        before = len(self.app.uris())
+        targets = [
+            "/echo.fcgi/PHP%0Ais_the_shittiest_lang.php?" + "Q" * 1500,
+            "/echo.fcgi/PHP%0Ais_the_shittiest_lang.fcgi?" + "Q" * 1500,
+            "/echo.fcgi/a%0ab",
+            "/echo.fcgi/a%0db",
+            "/echo.fcgi/a%00b",
+            "/echo.fcgi/%0a",
+            "/ech%0ao.fcgi",
+            "/echo%00.fcgi",
+            "/sub%0a/echo.fcgi",
+            "/echo.fcgi%0a/x",
+        ]
+        for target in targets:
+            with self.subTest(target=target[:60]):
+                raw, how = raw_exchange(self.addr, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                                        % target.encode())
+                if "%00" in target:
+                    # the static path layer already refuses an encoded NUL with 403 ("encoded NUL
+                    # or slash in the path"); the gateway contract says 400: either refuses
+                    self.assertIn(status_of(raw), (400, 403), raw[:200])
+                else:
+                    self.assertEqual(status_of(raw), 400, raw[:200])
+        self.assertEqual(self.app.uris()[before:], [], "an exploit path reached the application")
+        # and a normal request after them
+        echo(self.addr)
+
+    def test_dot_segments_stay_beneath_the_root(self):
+        for target in ("/sub/../echo.fcgi", "/echo.fcgi/../../etc/passwd", "/..%2f..%2fecho.fcgi",
+                       "/sub/%2e%2e/echo.fcgi", "/echo.fcgi/..%2f..%2f..%2fetc%2fpasswd"):
+            with self.subTest(target=target):
+                st, _, _, data, _ = get(self.addr, target)
+                self.assertIn(st, (200, 400, 403, 404), data[:200])
+                if st == 200:
+                    p = json.loads(data)["params"]
+                    self.assertTrue(p["SCRIPT_FILENAME"].startswith(self.root + "/"), p)
+                    for v in (p.get("PATH_INFO", ""), p.get("PATH_TRANSLATED", ""), p["SCRIPT_NAME"]):
+                        self.assertNotIn("..", v.split("/"), p)
+
+    def test_index_script(self):
+        p = echo(self.addr, "/")["params"]
+        self.assertEqual(p["SCRIPT_NAME"], "/index.fcgi")
+        self.assertEqual(p["SCRIPT_FILENAME"], self.root + "/index.fcgi")
+        self.assertEqual(p["REQUEST_URI"], "/")
+        p = echo(self.addr, "/?a=b")["params"]
+        self.assertEqual((p["SCRIPT_NAME"], p["QUERY_STRING"]), ("/index.fcgi", "a=b"))
+        # sub/ has no index.fcgi: the next index name, served as a file
+        st, _, _, data, _ = get(self.addr, "/sub/")
+        self.assertEqual((st, data), (200, SUB_INDEX))
+
+    def test_static_files_untouched(self):
+        before = len(self.app.uris())
+        st, h, _, data, _ = get(self.addr, "/static.txt")
+        self.assertEqual((st, data), (200, STATIC))
+        self.assertEqual(self.app.uris()[before:], [])
+
+    def test_many_headers_become_http_vars(self):
+        headers = {"X-H%d" % i: "v%d" % i for i in range(40)}
+        headers["Cookie"] = "a=1; b=2"
+        headers["Accept-Language"] = "en"
+        p = echo(self.addr, headers=headers)["params"]
+        for i in range(40):
+            self.assertEqual(p.get("HTTP_X_H%d" % i), "v%d" % i)
+        self.assertEqual(p.get("HTTP_COOKIE"), "a=1; b=2")
+        self.assertEqual(p.get("HTTP_ACCEPT_LANGUAGE"), "en")
+
+    def test_long_param_values(self):
+        """Values over 127 bytes take 4-byte lengths, and PARAMS over 64 KiB
+        span several records."""
+        long_q = "q=" + "z" * 5000
+        headers = {"X-Long-%d" % i: "L%d" % i * 15000 for i in range(6)}  # 90 KB of params
+        p = echo(self.addr, "/echo.fcgi?" + long_q, headers=headers)["params"]
+        self.assertEqual(p["QUERY_STRING"], long_q)
+        for i in range(6):
+            self.assertEqual(p["HTTP_X_LONG_%d" % i], "L%d" % i * 15000)
+
+
+class BodyTest(SharedGateway):
+
+    def test_chunked_body_small(self):
+        body = b"hello chunked world"
+        raw = (b"POST /echo.fcgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
+               b"Content-Type: text/plain\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\nd\r\nchunked world\r\n0\r\n\r\n")
+        data, _ = raw_exchange(self.addr, raw)
+        self.assertEqual(status_of(data), 200, data[:300])
+        head, rest = data.split(b"\r\n\r\n", 1)
+        doc = json.loads(rest if b"content-length" in head.lower() else dechunk(rest)[0])
+        self.assertEqual(doc["params"]["CONTENT_LENGTH"], str(len(body)))
+        self.assertEqual(doc["body_sha256"], hashlib.sha256(body).hexdigest())
+        self.assertEqual(doc["params"]["CONTENT_TYPE"], "text/plain")
+
+    def test_chunked_body_spooled_to_a_file(self):
+        """3 MiB in chunks of odd sizes: over the 1 MiB kept in memory."""
+        body = b"".join(gen_chunks(3 * 1024 * 1024 + 17))
+        s = socket.create_connection(self.addr, timeout=30)
+        try:
+            s.sendall(b"POST /echo.fcgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            i = 0
+            sizes = [1, 4093, 65536, 100000, 7, 300000]
+            k = 0
+            while i < len(body):
+                n = min(sizes[k % len(sizes)], len(body) - i)
+                s.sendall(b"%x\r\n" % n + body[i:i + n] + b"\r\n")
+                i += n
+                k += 1
+            s.sendall(b"0\r\n\r\n")
+            st, h, data, _ = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual(st, 200, data[:300])
+        if h.get("transfer-encoding", "").lower() == "chunked":
+            data = dechunk(data)[0]
+        doc = json.loads(data)
+        self.assertEqual(doc["params"]["CONTENT_LENGTH"], str(len(body)))
+        self.assertEqual(doc["body_length"], len(body))
+        self.assertEqual(doc["body_sha256"], hashlib.sha256(body).hexdigest())
+
+    def test_upload_20mb_content_length(self):
+        n = 20 * 1024 * 1024
+        body = b"".join(gen_chunks(n))
+        doc = echo(self.addr, "/echo.fcgi", method="PUT", body=body,
+                   headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(doc["params"]["CONTENT_LENGTH"], str(n))
+        self.assertEqual(doc["body_length"], n)
+        self.assertEqual(doc["body_sha256"], gen_sha256(n))
+
+    def test_keepalive_after_bodies(self):
+        """Several POSTs (Content-Length and chunked) on one client connection."""
+        c = http.client.HTTPConnection(*self.addr, timeout=15)
+        try:
+            for i in range(6):
+                body = os.urandom(1000 * (i + 1))
+                if i % 2:  # an iterable without Content-Length: http.client sends it chunked
+                    c.request("POST", "/echo.fcgi?i=%d" % i, body=iter([body[:100], body[100:]]))
+                else:
+                    c.request("POST", "/echo.fcgi?i=%d" % i, body=body)
+                r = c.getresponse()
+                doc = json.loads(r.read())
+                self.assertEqual(r.status, 200)
+                self.assertEqual(doc["body_sha256"], hashlib.sha256(body).hexdigest())
+                self.assertEqual(doc["params"]["CONTENT_LENGTH"], str(len(body)))
+                self.assertEqual(doc["params"]["QUERY_STRING"], "i=%d" % i)
+        finally:
+            c.close()
+
+
+class ResponseTest(SharedGateway):
+
+    def test_download_50mb_chunked(self):
+        n = 50 * 1024 * 1024
+        c = http.client.HTTPConnection(*self.addr, timeout=30)
+        try:
+            c.request("GET", "/gen.fcgi?bytes=%d" % n)
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertIsNone(r.getheader("Content-Length"))
+            self.assertEqual(r.getheader("Transfer-Encoding", "").lower(), "chunked")
+            self.assertEqual(r.getheader("Content-Type"), "application/octet-stream")
+            hsh = hashlib.sha256()
+            total = 0
+            while True:
+                b = r.read(1 << 20)
+                if not b:
+                    break
+                hsh.update(b)
+                total += len(b)
+            self.assertEqual(total, n)
+            self.assertEqual(hsh.hexdigest(), gen_sha256(n))
+            # the connection carries on
+            c.request("GET", "/echo.fcgi")
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            r.read()
+        finally:
+            c.close()
+
+    def test_download_with_content_length(self):
+        n = 8 * 1024 * 1024 + 3
+        st, h, _, data, _ = get(self.addr, "/gen.fcgi?cl=1&rec=1000&bytes=%d" % n, timeout=30)
+        self.assertEqual(st, 200)
+        self.assertEqual(h.get("content-length"), str(n))
+        self.assertNotIn("transfer-encoding", h)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), gen_sha256(n))
+
+    def test_small_records(self):
+        """STDOUT in 1-byte records: the head is reassembled across them."""
+        st, _, _, data, _ = get(self.addr, "/gen.fcgi?rec=1&bytes=3000")
+        self.assertEqual(st, 200)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), gen_sha256(3000))
+        st, h, _, data, _ = get(self.addr, "/status.fcgi?do=status&code=203&h=X-A:+b")
+        self.assertEqual((st, h.get("x-a")), (203, "b"))
+
+    def test_http10_close_delimited(self):
+        n = 300000
+        data, how = raw_exchange(self.addr, b"GET /gen.fcgi?bytes=%d HTTP/1.0\r\nHost: x\r\n\r\n" % n)
+        self.assertEqual(how, "eof")
+        self.assertEqual(status_of(data), 200, data[:200])
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertNotIn(b"chunked", head.lower(), "no chunked encoding for HTTP/1.0")
+        self.assertNotIn(b"content-length", head.lower())
+        self.assertEqual(hashlib.sha256(body).hexdigest(), gen_sha256(n))
+        # with Content-Length from the application
+        data, how = raw_exchange(self.addr, b"GET /gen.fcgi?cl=1&bytes=%d HTTP/1.0\r\n\r\n" % n)
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"content-length: %d" % n, head.lower())
+        self.assertEqual(hashlib.sha256(body).hexdigest(), gen_sha256(n))
+
+    def test_head(self):
+        s = socket.create_connection(self.addr, timeout=10)
+        try:
+            for target in ("/gen.fcgi?bytes=1000000", "/gen.fcgi?cl=1&bytes=1000000", "/echo.fcgi"):
+                s.sendall(b"HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode())
+                st, h, _, rest = read_response(s, head_only=True)
+                self.assertEqual(st, 200)
+                if "cl=1" in target:
+                    self.assertEqual(h.get("content-length"), "1000000")
+                # no body: the next response on the connection starts right away
+                s.sendall(b"GET /static.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                buf = rest
+                while b"\r\n\r\n" not in buf or len(buf.split(b"\r\n\r\n", 1)[1]) < len(STATIC):
+                    b = s.recv(65536)
+                    self.assertTrue(b, "closed after HEAD %s" % target)
+                    buf += b
+                self.assertTrue(buf.startswith(b"HTTP/1.1 200"), "HEAD %s sent a body: %r" % (target, buf[:200]))
+                self.assertTrue(buf.endswith(STATIC), buf[-200:])
+        finally:
+            s.close()
+
+    def test_status_and_headers(self):
+        st, h, hl, data, _ = get(self.addr, "/status.fcgi?code=404&reason=Nope&h=X-App:+yes"
+                                            "&h=Set-Cookie:+a%3D1&h=Set-Cookie:+b%3D2&body=gone")
+        self.assertEqual(st, 404)
+        self.assertEqual(data, b"gone")
+        self.assertEqual(h.get("x-app"), "yes")
+        self.assertEqual(h.get("content-type"), "text/plain")
+        self.assertEqual(sorted(v for k, v in hl if k.lower() == "set-cookie"), ["a=1", "b=2"])
+        self.assertNotIn("status", h, "Status is a CGI header, not an HTTP one")
+        st, h, _, data, _ = get(self.addr, "/status.fcgi?code=201&cl=1&body=made")
+        self.assertEqual((st, h.get("content-length"), data), (201, "4", b"made"))
+        st, h, _, data, _ = get(self.addr, "/status.fcgi?body=plain")
+        self.assertEqual((st, data), (200, b"plain"))
+        st, h, _, data, _ = get(self.addr, "/status.fcgi?code=503&body=busy")
+        self.assertEqual((st, data), (503, b"busy"))
+
+    def test_local_redirect(self):
+        doc = echo(self.addr, "/redirect.fcgi?loc=/echo.fcgi%3Ffrom%3Dredir")
+        p = doc["params"]
+        self.assertEqual(p["SCRIPT_NAME"], "/echo.fcgi")
+        self.assertEqual(p["QUERY_STRING"], "from=redir")
+        self.assertEqual(p["REQUEST_METHOD"], "GET")
+        # a POST redirected: the client gets the response of GET /local/path
+        doc = echo(self.addr, "/redirect.fcgi?loc=/echo.fcgi", method="POST", body=b"some body")
+        self.assertEqual(doc["params"]["REQUEST_METHOD"], "GET")
+        self.assertEqual(doc["body_length"], 0)
+        # to a static file
+        st, _, _, data, _ = get(self.addr, "/redirect.fcgi?loc=/static.txt")
+        self.assertEqual((st, data), (200, STATIC))
+
+    def test_absolute_and_explicit_redirects(self):
+        st, h, _, _, _ = get(self.addr, "/redirect.fcgi?loc=http://example.test/x%3Fy%3D1")
+        self.assertEqual(st, 302)
+        self.assertEqual(h.get("location"), "http://example.test/x?y=1")
+        st, h, _, _, _ = get(self.addr, "/redirect.fcgi?status=301&loc=/elsewhere")
+        self.assertEqual(st, 301, "Status given: no internal redirect")
+        self.assertEqual(h.get("location"), "/elsewhere")
+
+    def test_redirect_loop_ends(self):
+        t0 = time.monotonic()
+        st, _, _, _, _ = get(self.addr, "/loop.fcgi", timeout=10)
+        self.assertGreaterEqual(st, 500)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertLessEqual(len([u for u in self.app.uris() if u.startswith("/loop")]), 20)
+
+
+class PoolTest(SharedGateway):
+
+    def test_twenty_requests_share_a_connection(self):
+        echo(self.addr)  # the pool holds one connection now
+        before = self.app.accepts
+        conns = set()
+        for i in range(20):
+            doc = echo(self.addr, "/count.fcgi?i=%d" % i)  # a new client connection each time
+            self.assertTrue(doc["keep_conn"])
+            conns.add(doc["conn"])
+        self.assertLessEqual(self.app.accepts - before, 2, "the backend connection was not reused")
+        self.assertLessEqual(len(conns), 2)
+        # on one client connection too
+        c = http.client.HTTPConnection(*self.addr, timeout=10)
+        try:
+            for i in range(20):
+                c.request("GET", "/count.fcgi?k=%d" % i)
+                r = c.getresponse()
+                conns.add(json.loads(r.read())["conn"])
+        finally:
+            c.close()
+        self.assertLessEqual(self.app.accepts - before, 2)
+
+    def test_backend_closed_pooled_connection(self):
+        """The application closes its idle connections (restart): the next
+        GET still succeeds (detected, or retried once)."""
+        echo(self.addr)
+        self.assertTrue(wait_until(lambda: self.app.drop_idle() >= 1, 5), "no idle backend connection")
+        self.assertTrue(wait_until(lambda: self.app.stats()["open"] == 0, 5))
+        for i in range(3):
+            doc = echo(self.addr, "/echo.fcgi?after-drop=%d" % i)
+            self.assertEqual(doc["params"]["QUERY_STRING"], "after-drop=%d" % i)
+
+    def test_concurrent_requests(self):
+        results = []
+
+        def worker(k):
+            for i in range(4):
+                try:
+                    st, _, _, data, _ = get(self.addr, "/sleep.fcgi?secs=0.1&w=%d&i=%d" % (k, i))
+                    results.append((st, json.loads(data)["params"]["QUERY_STRING"]))
+                except Exception as e:  # noqa: BLE001 - reported below
+                    results.append((None, repr(e)))
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 32)
+        for st, q in results:
+            self.assertEqual(st, 200, q)
+        self.assertEqual(len(set(q for _, q in results)), 32)
+
+
+class FaultTest(SharedGateway):
+
+    def test_garbage_records_502(self):
+        for kind in ("text", "version", "type", "id", "length"):
+            with self.subTest(kind=kind):
+                t0 = time.monotonic()
+                st, _, _, _, _ = get(self.addr, "/garbage.fcgi?kind=%s&hold=5" % kind, timeout=10)
+                self.assertEqual(st, 502)
+                self.assertLess(time.monotonic() - t0, 4, "hearth waited for the backend to close")
+        echo(self.addr)
+
+    def test_malformed_cgi_head_502(self):
+        for kind in ("nocolon", "status", "nohead", "ctl", "space", "eof"):
+            with self.subTest(kind=kind):
+                st, _, _, _, _ = get(self.addr, "/malformed.fcgi?kind=%s" % kind, timeout=10)
+                self.assertEqual(st, 502)
+        echo(self.addr)
+
+    def test_response_head_limit(self):
+        st, h, _, data, _ = get(self.addr, "/bighead.fcgi?bytes=20000")
+        self.assertEqual((st, data), (200, b"big head body\n"))
+        self.assertEqual(h.get("x-pad-0"), "p" * 1000)
+        st, _, _, _, _ = get(self.addr, "/bighead.fcgi?bytes=100000")
+        self.assertEqual(st, 502, "a head over max-header (64k)")
+        echo(self.addr)
+
+    def test_overloaded(self):
+        st, _, _, _, _ = get(self.addr, "/overloaded.fcgi")
+        self.assertIn(st, (502, 503))
+        echo(self.addr)
+
+    def test_huge_stderr(self):
+        st, _, _, data, _ = get(self.addr, "/stderr.fcgi?bytes=%d" % (1 << 20), timeout=20)
+        self.assertEqual((st, data), (200, b"stderr done\n"))
+
+        def marked():
+            return [l for l in self.h.stderr_text().splitlines() if "STDERR-MARKER" in l]
+        lines = wait_until(marked, 5)
+        self.assertTrue(lines, "no STDERR in the error log:\n" + self.h.stderr_text()[-2000:])
+        for l in lines:
+            m = ERROR_LINE_RE.match(l)
+            self.assertTrue(m, l[:200])
+            self.assertEqual(m.group(1), "warn", l[:200])
+            self.assertIn("/stderr.fcgi", l[:2000], "the log line names the request")
+        self.assertLessEqual(len(lines), 17, "one line per STDERR record (16 records of 64 KiB)")
+        echo(self.addr)
+
+    def test_stderr_cannot_forge_log_lines(self):
+        forged = "first line\n2000-01-01T00:00:00Z [error] FORGED by the application\r\nlast"
+        st, _, _, data, _ = get(self.addr, "/stderr.fcgi?text=" + urllib.parse.quote(forged))
+        self.assertEqual(st, 200)
+        wait_until(lambda: "FORGED" in self.h.stderr_text(), 5)
+        text = self.h.stderr_text()
+        self.assertIn("FORGED", text)
+        for l in text.splitlines():
+            self.assertTrue(ERROR_LINE_RE.match(l), "a log line that hearth did not write: %r" % l[:200])
+            self.assertFalse(l.startswith("2000-01-01"), l)
+
+    def test_backend_closes_mid_response_with_content_length(self):
+        t0 = time.monotonic()
+        data, how = raw_exchange(self.addr, b"GET /close.fcgi?cl=1&total=1048576&bytes=100000 HTTP/1.1\r\n"
+                                            b"Host: x\r\n\r\n", timeout=10)
+        self.assertNotEqual(how, "timeout", "the client was left hanging")
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertEqual(status_of(data), 200, data[:200])
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"content-length: 1048576", head.lower())
+        self.assertLess(len(body), 1048576)
+        self.assertEqual(body, b"".join(gen_chunks(100000))[:len(body)], "what came is what was sent")
+        echo(self.addr)
+
+    def test_backend_closes_mid_response_chunked(self):
+        data, how = raw_exchange(self.addr, b"GET /close.fcgi?bytes=100000 HTTP/1.1\r\nHost: x\r\n\r\n", timeout=10)
+        self.assertNotEqual(how, "timeout", "the client was left hanging")
+        self.assertEqual(status_of(data), 200, data[:200])
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"chunked", head.lower())
+        got, complete = dechunk(body)
+        self.assertFalse(complete, "an incomplete response was ended like a complete one")
+        self.assertEqual(got, b"".join(gen_chunks(100000))[:len(got)])
+        echo(self.addr)
+
+    def test_backend_closes_before_output(self):
+        st, _, _, _, _ = get(self.addr, "/close.fcgi?head=0", timeout=10)
+        self.assertEqual(st, 502)
+        echo(self.addr)
+
+    def test_client_abort_mid_response(self):
+        for target in ("/gen.fcgi?bytes=1000000000&a=1", "/gen.fcgi?cl=1&bytes=1000000000&a=2"):
+            with self.subTest(target=target):
+                s = socket.create_connection(self.addr, timeout=10)
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode())
+                got = 0
+                while got < 300000:
+                    b = s.recv(65536)
+                    self.assertTrue(b)
+                    got += len(b)
+                s.close()
+                aborted = wait_until(lambda: [a for a in self.app.aborts if a[0] == target], 10)
+                self.assertTrue(aborted, "the application was not told (aborts: %s)" % self.app.aborts)
+                self.assertTrue(re.search("ABORT_REQUEST|end of stream|failed", aborted[0][1]), aborted)
+        # everything still works, over a fresh backend connection
+        echo(self.addr)
+        self.assertAlive(self.h)
+
+
+    def test_client_leaves_before_the_response(self):
+        """A client that gives up while the application is still working (no
+        output yet): the application is told (ABORT_REQUEST or the connection
+        closed) instead of working on for nobody."""
+        target = "/sleep.fcgi?secs=6&leave=1"
+        s = socket.create_connection(self.addr, timeout=10)
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode())
+        self.assertTrue(wait_until(lambda: target in self.app.uris(), 5))
+        s.close()
+        aborted = wait_until(lambda: [a for a in self.app.aborts if a[0] == target], 4)
+        self.assertTrue(aborted, "the application was not told that the client left")
+        echo(self.addr)
+
+
+class SeparateServersTest(GatewayCase):
+    """Each test starts its own hearth."""
+
+    def test_tcp_backend(self):
+        app = FcgiApp("127.0.0.1:0").start()
+        self.apps.append(app)
+        h = self.start("--fastcgi", "*.fcgi=" + app.address)
+        p = echo(h.address(), "/echo.fcgi/x?y=z")["params"]
+        self.assertEqual((p["SCRIPT_NAME"], p["PATH_INFO"], p["QUERY_STRING"]), ("/echo.fcgi", "/x", "y=z"))
+        self.assertEqual(app.accepts, 1)
+
+    def test_absent_unix_socket_502(self):
+        h = self.start("--fastcgi", "*.fcgi=unix:" + os.path.join(self.dir, "nobody.sock"))
+        t0 = time.monotonic()
+        st, _, _, _, _ = get(h.address(), "/echo.fcgi")
+        self.assertEqual(st, 502)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertAlive(h)
+
+    def test_stale_unix_socket_502(self):
+        path = os.path.join(self.dir, "stale.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        s.close()  # the file stays; nobody listens
+        h = self.start("--fastcgi", "*.fcgi=unix:" + path)
+        st, _, _, _, _ = get(h.address(), "/echo.fcgi")
+        self.assertEqual(st, 502)
+        self.assertAlive(h)
+
+    def test_refused_tcp_502(self):
+        h = self.start("--fastcgi", "*.fcgi=127.0.0.1:%d" % free_port())
+        for _ in range(3):
+            st, _, _, _, _ = get(h.address(), "/echo.fcgi")
+            self.assertEqual(st, 502)
+        self.assertAlive(h)
+
+    def test_failover(self):
+        dead_unix = "unix:" + os.path.join(self.dir, "dead.sock")
+        dead_tcp = "127.0.0.1:%d" % free_port()
+        h = self.start("--fastcgi", "*.fcgi=%s,%s,%s" % (dead_unix, dead_tcp, self.sock))
+        for i in range(6):
+            doc = echo(h.address(), "/echo.fcgi?i=%d" % i)
+            self.assertEqual(doc["params"]["QUERY_STRING"], "i=%d" % i)
+
+    def test_round_robin_two_live_backends(self):
+        app2 = FcgiApp("unix:" + os.path.join(self.dir, "app2.sock")).start()
+        self.apps.append(app2)
+        h = self.start("--fastcgi", "*.fcgi=%s,%s" % (self.sock, app2.address))
+        results = []
+
+        def worker():
+            for _ in range(3):
+                results.append(get(h.address(), "/sleep.fcgi?secs=0.2")[0])
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        self.assertEqual(results, [200] * 12)
+        self.assertGreater(self.app.accepts, 0, "round-robin never chose the first backend")
+        self.assertGreater(app2.accepts, 0, "round-robin never chose the second backend")
+
+    def test_burst_over_a_limited_backend(self):
+        """A backend that serves at most 2 connections at once and keeps each
+        for as long as the web server does (php-fpm with pm.max_children = 2
+        and FCGI_KEEP_CONN): 6 clients at once must all be answered, not left
+        with requests on connections the backend never accepts."""
+        app = FcgiApp("unix:" + os.path.join(self.dir, "limited.sock"), max_conns=2).start()
+        self.apps.append(app)
+        h = self.start("--fastcgi", "*.fcgi=" + app.address)
+        results = {}
+
+        def worker(k):
+            t0 = time.monotonic()
+            try:
+                st = get(h.address(), "/echo.fcgi?k=%d" % k, timeout=8)[0]
+            except OSError as e:
+                st = repr(e)
+            results[k] = (st, round(time.monotonic() - t0, 1))
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        self.assertEqual(sorted(results), list(range(6)))
+        stuck = {k: v for k, v in results.items() if v[0] != 200}
+        self.assertEqual(stuck, {}, "requests stuck behind idle pooled connections (the backend "
+                         "accepted %d connections; hearth opened more)" % app.accepts)
+
+    def test_prefix_mount(self):
+        h = self.start("--fastcgi", "/app/=" + self.sock)
+        target = "/app/some/th%69ng?q=1"
+        p = echo(h.address(), target)["params"]
+        self.assertEqual(p["REQUEST_URI"], target)
+        self.assertEqual(p["QUERY_STRING"], "q=1")
+        self.assertEqual(p["SCRIPT_NAME"] + p.get("PATH_INFO", ""), "/app/some/thing")
+        self.assertTrue(p["SCRIPT_NAME"].startswith("/app"), p)
+        # outside the prefix: files as usual, even *.fcgi ones
+        st, _, _, data, _ = get(h.address(), "/static.txt")
+        self.assertEqual((st, data), (200, STATIC))
+        before = len(self.app.uris())
+        st, _, _, data, _ = get(h.address(), "/echo.fcgi")
+        self.assertEqual(self.app.uris()[before:], [])
+
+    def test_body_limit_413(self):
+        h = self.start("--fastcgi", "*.fcgi=" + self.sock, "--max-body-size", "1k")
+        before = len(self.app.uris())
+        st, _, _, _, _ = request(h.address(), "POST", "/echo.fcgi", body=b"x" * 2048)
+        self.assertEqual(st, 413)
+        data, _ = raw_exchange(h.address(), b"POST /echo.fcgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                            b"\r\n400\r\n" + b"y" * 1024 + b"\r\n400\r\n" + b"y" * 1024 +
+                               b"\r\n0\r\n\r\n")
+        self.assertEqual(status_of(data), 413, data[:200])
+        self.assertEqual(self.app.uris()[before:], [], "an oversized body reached the application")
+        doc = echo(h.address(), "/echo.fcgi", method="POST", body=b"z" * 1000)
+        self.assertEqual(doc["body_length"], 1000)
+
+    def test_config_file_read_timeout_504(self):
+        conf = self.conf("fastcgi *.fcgi %s read-timeout=1 max-body=4k;\nindex index.fcgi index.html;\n" % self.sock)
+        h = self.start("-c", conf, "--control", "off")
+        t0 = time.monotonic()
+        st, _, _, _, _ = get(h.address(), "/sleep.fcgi?secs=20", timeout=10)
+        self.assertEqual(st, 504)
+        self.assertLess(time.monotonic() - t0, 3.5)
+        # hearth carries on; the per-route body limit and index apply
+        self.assertEqual(echo(h.address(), "/")["params"]["SCRIPT_NAME"], "/index.fcgi")
+        st, _, _, _, _ = request(h.address(), "POST", "/echo.fcgi", body=b"x" * 5000)
+        self.assertEqual(st, 413)
+        self.assertEqual(echo(h.address(), "/echo.fcgi", method="POST", body=b"x" * 3000)["body_length"], 3000)
+
+    def test_config_file_in_a_site(self):
+        conf = self.conf("site default {\n  fastcgi *.fcgi %s;\n  index index.fcgi;\n}\n" % self.sock)
+        h = self.start("-c", conf, "--control", "off")
+        self.assertEqual(echo(h.address(), "/")["params"]["SCRIPT_NAME"], "/index.fcgi")
+
+    def test_connect_timeout(self):
+        """A TCP backend whose accept queue is full: SYNs go unanswered, and
+        connect-timeout=1 answers well before the read timeout would."""
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(0)
+        port = lst.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(3):
+                c = socket.socket()
+                c.setblocking(False)
+                c.connect_ex(("127.0.0.1", port))
+                fillers.append(c)
+            conf = self.conf("fastcgi *.fcgi 127.0.0.1:%d connect-timeout=1 read-timeout=30;\n" % port)
+            h = self.start("-c", conf, "--control", "off")
+            t0 = time.monotonic()
+            st, _, _, _, _ = get(h.address(), "/echo.fcgi", timeout=15)
+            self.assertIn(st, (502, 504))
+            self.assertLess(time.monotonic() - t0, 4, "connect-timeout=1 not applied")
+            self.assertAlive(h)
+        finally:
+            for c in fillers:
+                c.close()
+            lst.close()
+
+    def test_send_timeout(self):
+        """The application never reads the body: send-timeout=1 ends the
+        request (an error status, or the connection closed) instead of a hang."""
+        conf = self.conf("fastcgi *.fcgi %s send-timeout=1 read-timeout=30 max-body=100m;\n" % self.sock)
+        h = self.start("-c", conf, "--control", "off")
+        n = 64 * 1024 * 1024
+        s = socket.create_connection(h.address(), timeout=15)
+        outcome = {}
+
+        def send():
+            try:
+                s.sendall(b"POST /noread.fcgi?secs=20 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % n)
+                chunk = b"b" * (1 << 20)
+                for _ in range(64):
+                    s.sendall(chunk)
+                outcome["sent"] = "all"
+            except OSError as e:
+                outcome["sent"] = repr(e)
+        t = threading.Thread(target=send, daemon=True)
+        t0 = time.monotonic()
+        t.start()
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except ConnectionResetError as e:
+            outcome["recv"] = repr(e)
+        except socket.timeout:
+            self.fail("no answer and no close within 15 s: %s" % outcome)
+        finally:
+            elapsed = time.monotonic() - t0
+            s.close()
+            t.join(5)
+        self.assertLess(elapsed, 8, "no answer within 8 s: %s" % outcome)
+        if data:
+            self.assertIn(status_of(data), (502, 504), data[:200])
+        self.assertAlive(h)
+
+
+if __name__ == "__main__":
+    unittest.main()
