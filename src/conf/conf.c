@@ -374,6 +374,8 @@ static const struct option_row options[] = {
         {"timeout-send", K_SECONDS, 0, S(timeout_send_ms), 0, "SECONDS"},
         {"keepalive-requests", K_COUNT32, 0, S(keepalive_requests), UINT32_MAX, "N"},
         {"max-body-size", K_SIZE64, 0, S(max_body_size), 0, "SIZE"},
+        {"max-connections", K_COUNT32, 0, S(max_connections), 10000000, "N"},
+        {"max-connections-per-client", K_COUNT32, 0, S(max_connections_per_client), 10000000, "N"},
         {"max-request-line", K_SIZE32, 0, S(max_request_line), 1u << 20, "SIZE"},
         {"max-header-size", K_SIZE32, 0, S(max_head), 1u << 20, "SIZE"},
         {"max-header-fields", K_COUNT32, 0, S(max_fields), 128, "N"},
@@ -979,6 +981,8 @@ static void usage(FILE *f)
 	        "  --timeout-send SECONDS      for a client to accept more bytes (default 30)\n"
 	        "  --keepalive-requests N      requests per connection (default 10000)\n"
 	        "  --max-body-size SIZE        largest request body, e.g. 1m (default 1m)\n"
+	        "  --max-connections N         open connections, all workers together (no limit)\n"
+	        "  --max-connections-per-client N  per client address (no limit)\n"
 	        "  --max-request-line SIZE     longest request line (default 8k)\n"
 	        "  --max-header-size SIZE      largest request head (default 16k)\n"
 	        "  --max-header-fields N       most header fields (default 100)\n"

@@ -115,6 +115,8 @@ struct settings {
 	const char *mime_types; /* NULL: /etc/mime.types */
 
 	uint32_t keepalive_requests;
+	uint32_t max_connections;            /* all workers together; 0: no limit */
+	uint32_t max_connections_per_client; /* per client address and worker; 0: no limit */
 	uint64_t max_body_size;
 	uint32_t max_request_line;
 	uint32_t max_head;

@@ -157,6 +157,8 @@ static void conn_close(struct conn *c)
 	if (c->flags & CF_CLOSED)
 		return;
 	c->flags |= CF_CLOSED;
+	if (c->admitted)
+		server_leave(c->srv, &c->peer.sa);
 	timer_disarm(&c->timer);
 	release_xfer(c);
 	release_buffers(c);
@@ -687,6 +689,43 @@ static void wait_for_io(struct conn *c)
 	}
 }
 
+static const char resp_503_busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: hearth\r\nRetry-After: 1\r\n"
+                                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+static const char resp_429[] = "HTTP/1.1 429 Too Many Requests\r\nServer: hearth\r\nRetry-After: 1\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+/* The connection limits, once the client's address is known. 0 admitted,
+ * -1 refused (a short answer, then closed). */
+static int admit(struct conn *c)
+{
+	struct server *s = c->srv;
+	if (!s->cfg->max_connections && !s->cfg->max_connections_per_client)
+		return 0;
+	int r = server_admit(s, &c->peer.sa);
+	if (r == 0) {
+		c->admitted = s->cfg->max_connections_per_client != 0;
+		return 0;
+	}
+	/* under a flood, one line a second says it all */
+	static uint64_t last_ms, suppressed;
+	if (clock_cache.now_ms - last_ms >= 1000 || !last_ms) {
+		char host[64];
+		sockaddr_format_host(&c->peer.sa, host, sizeof host);
+		log_msg(LOG_WARN, "client %s: refused, %s (%llu more refused since the last such line)", host,
+		        r == 429 ? "--max-connections-per-client reached" : "--max-connections reached",
+		        (unsigned long long)suppressed);
+		last_ms = clock_cache.now_ms;
+		suppressed = 0;
+	} else {
+		suppressed++;
+	}
+	const char *msg = r == 429 ? resp_429 : resp_503_busy;
+	ssize_t n = send(c->w.fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	conn_close(c);
+	return -1;
+}
+
 /* The PROXY header of a ":proxy" listener: the real client's address.
  * 0 (state C_HEAD once decoded, else still C_PROXY: wait), -1 closed. */
 static int proxy_input(struct conn *c)
@@ -703,7 +742,7 @@ static int proxy_input(struct conn *c)
 				if (rb->start == rb->len)
 					rb->start = rb->len = 0;
 				c->state = C_HEAD;
-				return 0;
+				return admit(c);
 			}
 			if (n < 0) {
 				char host[64];
@@ -913,6 +952,8 @@ void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t s
 			return;
 		}
 		c->state = C_PROXY;
+	} else if (admit(c) < 0) {
+		return;
 	}
 	set_timer(c, TQ_HEADER);
 	/* the request is usually there already: try before waiting for the event */

@@ -60,6 +60,7 @@ struct conn {
 	uint8_t flags;
 	uint8_t tq; /* which timer queue the timer is in (enum tq_id) */
 	uint8_t listener;
+	uint8_t admitted; /* counted by server_admit(): server_leave() on close */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;

@@ -46,9 +46,104 @@ struct conn *server_conn_new(struct server *s)
 	return c;
 }
 
-void server_set_stats(struct server *s, struct stats_slot *slot)
+void server_set_stats(struct server *s, struct stats_slot *slot, const struct stats_region *region)
 {
 	s->stats = slot;
+	s->region = region;
+}
+
+/* ---- connection limits ---- */
+
+#define CLIENT_BUCKETS 4096u
+
+struct client_count {
+	struct client_count *next;
+	uint32_t count;
+	uint8_t family;
+	uint8_t addr[16];
+};
+
+static int client_key(const struct sockaddr *sa, uint8_t key[16], uint8_t *family)
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else {
+		return -1; /* Unix peers are not limited per address */
+	}
+	*family = (uint8_t)sa->sa_family;
+	return 0;
+}
+
+static uint32_t client_hash(const uint8_t key[16])
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h & (CLIENT_BUCKETS - 1);
+}
+
+static struct client_count **client_find(struct server *s, const uint8_t key[16], uint8_t family)
+{
+	struct client_count **pp = &s->clients[client_hash(key)];
+	while (*pp && ((*pp)->family != family || memcmp((*pp)->addr, key, 16) != 0))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+int server_admit(struct server *s, const struct sockaddr *sa)
+{
+	const struct settings *cfg = s->cfg;
+	if (cfg->max_connections) {
+		uint64_t total = s->nconns;
+		if (s->region) {
+			struct stats_slot t;
+			stats_total(s->region, &t);
+			total = t.active;
+		}
+		if (total > cfg->max_connections)
+			return 503;
+	}
+	uint8_t key[16], family;
+	if (!cfg->max_connections_per_client || client_key(sa, key, &family) < 0)
+		return 0;
+	if (!s->clients && !(s->clients = calloc(CLIENT_BUCKETS, sizeof *s->clients)))
+		return 503;
+	struct client_count **pp = client_find(s, key, family);
+	if (!*pp) {
+		struct client_count *e = s->client_free;
+		if (e)
+			s->client_free = e->next;
+		else if (!(e = malloc(sizeof *e)))
+			return 503;
+		e->next = NULL;
+		e->count = 0;
+		e->family = family;
+		memcpy(e->addr, key, 16);
+		*pp = e;
+	}
+	if ((*pp)->count >= cfg->max_connections_per_client)
+		return 429;
+	(*pp)->count++;
+	return 0;
+}
+
+void server_leave(struct server *s, const struct sockaddr *sa)
+{
+	uint8_t key[16], family;
+	if (!s->clients || client_key(sa, key, &family) < 0)
+		return;
+	struct client_count **pp = client_find(s, key, family);
+	struct client_count *e = *pp;
+	if (!e)
+		return;
+	if (--e->count == 0) {
+		*pp = e->next;
+		e->next = s->client_free;
+		s->client_free = e;
+	}
 }
 
 void server_conn_release(struct server *s, struct conn *c)
@@ -399,6 +494,20 @@ void server_free(struct server *s)
 	}
 	on_turn_end(s->loop, s);
 	fcgi_server_free(s);
+	if (s->clients) {
+		for (unsigned i = 0; i < CLIENT_BUCKETS; i++)
+			while (s->clients[i]) {
+				struct client_count *e = s->clients[i];
+				s->clients[i] = e->next;
+				free(e);
+			}
+		free(s->clients);
+	}
+	while (s->client_free) {
+		struct client_count *e = s->client_free;
+		s->client_free = e->next;
+		free(e);
+	}
 	for (unsigned i = 0; i < s->nlisteners; i++)
 		if (s->listeners[i].w.fd >= 0)
 			close(s->listeners[i].w.fd);

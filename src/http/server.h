@@ -19,6 +19,7 @@
 struct conn;
 struct xfer;
 struct fcgi_state;
+struct client_count;
 
 enum tq_id { TQ_NONE = 0, TQ_HEADER, TQ_BODY, TQ_IDLE, TQ_SEND, TQ_LINGER, TQ_COUNT };
 
@@ -60,14 +61,22 @@ struct server {
 	char boundary[40];
 	struct fcgi_state *fcgi; /* the FastCGI gateway's pools and timers (fcgi/gateway.c) */
 	struct stats_slot *stats; /* this worker's counters (shared with the master) */
+	const struct stats_region *region; /* every worker's, for the global connection limit */
+	struct client_count **clients; /* per client address, when limited */
+	struct client_count *client_free;
 	struct stats_slot own_stats; /* used when no shared slot was given */
 };
 
 /* fds: bound, listening sockets (ownership passes to the server);
  * root_fds: the sites' document roots, opened O_PATH (the caller keeps them). */
 int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds, const int *root_fds);
-/* Count into slot (shared memory) instead of a private one. */
-void server_set_stats(struct server *s, struct stats_slot *slot);
+/* Count into slot (shared memory) instead of a private one; region holds
+ * every worker's slot (for --max-connections). */
+void server_set_stats(struct server *s, struct stats_slot *slot, const struct stats_region *region);
+/* --max-connections and --max-connections-per-client, for a new connection
+ * from sa: 0 admitted (counted), or the status to refuse it with. */
+int server_admit(struct server *s, const struct sockaddr *sa);
+void server_leave(struct server *s, const struct sockaddr *sa);
 int server_run(struct server *s);
 void server_free(struct server *s);
 
