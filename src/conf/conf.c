@@ -49,6 +49,7 @@ void settings_init(struct settings *s)
 	s->error_log = "-";
 	s->log_level = LOG_INFO;
 	s->keepalive_requests = DEFAULT_KEEPALIVE_REQUESTS;
+	s->file_cache_ms = DEFAULT_FILE_CACHE_MS;
 	s->max_body_size = DEFAULT_MAX_BODY_SIZE;
 	s->max_request_line = 8192;
 	s->max_head = 16384;
@@ -374,6 +375,7 @@ static const struct option_row options[] = {
         {"timeout-send", K_SECONDS, 0, S(timeout_send_ms), 0, "SECONDS"},
         {"keepalive-requests", K_COUNT32, 0, S(keepalive_requests), UINT32_MAX, "N"},
         {"max-body-size", K_SIZE64, 0, S(max_body_size), 0, "SIZE"},
+        {"file-cache", K_MS, 0, S(file_cache_ms), 0, "SECONDS"},
         {"max-connections", K_COUNT32, 0, S(max_connections), 10000000, "N"},
         {"max-connections-per-client", K_COUNT32, 0, S(max_connections_per_client), 10000000, "N"},
         {"max-request-line", K_SIZE32, 0, S(max_request_line), 1u << 20, "SIZE"},
@@ -981,6 +983,7 @@ static void usage(FILE *f)
 	        "  --timeout-send SECONDS      for a client to accept more bytes (default 30)\n"
 	        "  --keepalive-requests N      requests per connection (default 10000)\n"
 	        "  --max-body-size SIZE        largest request body, e.g. 1m (default 1m)\n"
+	        "  --file-cache SECONDS        serve small files from memory, rechecked this often (1; 0: off)\n"
 	        "  --max-connections N         open connections, all workers together (no limit)\n"
 	        "  --max-connections-per-client N  per client address (no limit)\n"
 	        "  --max-request-line SIZE     longest request line (default 8k)\n"

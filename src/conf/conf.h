@@ -115,6 +115,7 @@ struct settings {
 	const char *mime_types; /* NULL: /etc/mime.types */
 
 	uint32_t keepalive_requests;
+	uint32_t file_cache_ms;              /* small files trusted in memory this long; 0: off */
 	uint32_t max_connections;            /* all workers together; 0: no limit */
 	uint32_t max_connections_per_client; /* per client address and worker; 0: no limit */
 	uint64_t max_body_size;
@@ -148,6 +149,7 @@ struct settings {
 #define DEFAULT_KEEPALIVE_REQUESTS 10000u
 #define DEFAULT_MAX_BODY_SIZE (1024u * 1024u)
 #define DEFAULT_UNIX_MODE 0660u
+#define DEFAULT_FILE_CACHE_MS 1000u
 
 void settings_init(struct settings *s);
 void settings_free(struct settings *s);

@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "fcgi/gateway.h"
+#include "http/filecache.h"
 #include "http/server.h"
 #include "http/target.h"
 #include "net/proxy.h"
@@ -37,8 +38,10 @@ enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
 
 /* Work one connection may do per event before letting others run. */
 #define SEND_BUDGET (2u << 20)
-/* Room a new response needs in the write buffer before it is started. */
-#define MIN_RESP_SPACE 4096u
+/* Room a new response needs in the write buffer before it is started: a
+ * head and the largest body copied in (a cached small file), so answering
+ * never has to allocate. */
+#define MIN_RESP_SPACE (FC_MAX_FILE + 2048u)
 
 static void conn_run(struct conn *c);
 

@@ -422,7 +422,9 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	s->limits.max_request_line = cfg->max_request_line;
 	s->limits.max_head = cfg->max_head;
 	s->limits.max_fields = cfg->max_fields;
-	pool_init(&s->bufs, cfg->max_head + 8192);
+	/* room for a maximal head plus a batch of pipelined responses */
+	pool_init(&s->bufs, cfg->max_head + 49152);
+	fc_init(&s->files, cfg->file_cache_ms);
 
 	tqueue_init(s->loop, &s->tq[TQ_HEADER], cfg->timeout_header_ms, conn_on_timeout);
 	tqueue_init(s->loop, &s->tq[TQ_BODY], cfg->timeout_body_ms, conn_on_timeout);
@@ -494,6 +496,7 @@ void server_free(struct server *s)
 	}
 	on_turn_end(s->loop, s);
 	fcgi_server_free(s);
+	fc_free(&s->files);
 	if (s->clients) {
 		for (unsigned i = 0; i < CLIENT_BUCKETS; i++)
 			while (s->clients[i]) {

@@ -13,6 +13,7 @@
 #include "conf/conf.h"
 #include "core/loop.h"
 #include "core/pool.h"
+#include "http/filecache.h"
 #include "http/parse.h"
 #include "stats/stats.h"
 
@@ -59,6 +60,7 @@ struct server {
 	int sigfd;
 	struct watch sigw;
 	char boundary[40];
+	struct filecache files; /* small files in memory (http/filecache.h) */
 	struct fcgi_state *fcgi; /* the FastCGI gateway's pools and timers (fcgi/gateway.c) */
 	struct stats_slot *stats; /* this worker's counters (shared with the master) */
 	const struct stats_region *region; /* every worker's, for the global connection limit */

@@ -21,7 +21,9 @@
 
 #include "core/log.h"
 #include "http/conn.h"
+#include "core/clock.h"
 #include "http/date.h"
+#include "http/filecache.h"
 #include "http/mime.h"
 #include "http/range.h"
 #include "http/server.h"
@@ -331,89 +333,132 @@ static void redirect_to_dir(struct conn *c)
 	resp_end_error(c);
 }
 
-static int serve_file(struct conn *c, int fd, const struct stat *st)
+/* What a response needs to know of a file, wherever its bytes come from. */
+struct file_meta {
+	uint64_t size;
+	time_t mtime;
+	const char *etag;
+	const char *lm;
+	const char *ctype;
+};
+
+/* Conditionals, ranges and the response for a file whose body is fd (owned)
+ * or, when fd < 0, the bytes at mem (no ranges then: the cache only serves
+ * requests without one). Returns -1 when fd was not used. */
+static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const char *mem)
 {
 	struct xfer *x = c->x;
 	const struct http_head *h = &x->head;
-	char etag[64], lm[HTTP_DATE_LEN + 1];
-	make_etag(st, etag, sizeof etag);
-	http_date_format(st->st_mtime, lm);
-	uint64_t size = (uint64_t)st->st_size;
-
 	/* RFC 9110 §13.2.2: the order of evaluation */
 	if (h->if_match.p) {
-		if (!etag_list_match(h->if_match, etag, 0)) {
+		if (!etag_list_match(h->if_match, m->etag, 0)) {
 			resp_error(c, 412);
 			return -1;
 		}
 	} else if (h->if_unmodified_since.p) {
 		time_t t = http_date_parse(h->if_unmodified_since.p, h->if_unmodified_since.len);
-		if (t != -1 && st->st_mtime > t) {
+		if (t != -1 && m->mtime > t) {
 			resp_error(c, 412);
 			return -1;
 		}
 	}
 	int not_modified = 0;
 	if (h->if_none_match.p)
-		not_modified = etag_list_match(h->if_none_match, etag, 1);
+		not_modified = etag_list_match(h->if_none_match, m->etag, 1);
 	else if (h->if_modified_since.p) {
 		time_t t = http_date_parse(h->if_modified_since.p, h->if_modified_since.len);
-		not_modified = t != -1 && st->st_mtime <= t;
+		not_modified = t != -1 && m->mtime <= t;
 	}
 	if (not_modified) {
 		resp_start(c, 304);
-		resp_header(c, "ETag", etag);
-		resp_header(c, "Last-Modified", lm);
+		resp_header(c, "ETag", m->etag);
+		resp_header(c, "Last-Modified", m->lm);
 		resp_end_mem(c, NULL, 0);
 		return -1;
 	}
-
-	const char *ctype = mime_for_name(x->path, x->path_len);
 	int ranged = 0;
-	if (h->range.p && h->method == HTTP_M_GET) {
+	if (h->range.p && h->method == HTTP_M_GET && fd >= 0) {
 		ranged = 1;
 		if (h->if_range.p) {
 			struct span ir = h->if_range;
 			if (ir.len && (ir.p[0] == '"' || ir.p[0] == 'W'))
-				ranged = ir.len == strlen(etag) && memcmp(ir.p, etag, ir.len) == 0;
+				ranged = ir.len == strlen(m->etag) && memcmp(ir.p, m->etag, ir.len) == 0;
 			else
-				ranged = http_date_parse(ir.p, ir.len) == st->st_mtime;
+				ranged = http_date_parse(ir.p, ir.len) == m->mtime;
 		}
 	}
 	if (ranged) {
-		int r = range_parse(h->range.p, h->range.len, size, x->ranges, &x->nranges);
+		int r = range_parse(h->range.p, h->range.len, m->size, x->ranges, &x->nranges);
 		if (r == RANGE_UNSATISFIABLE) {
 			resp_start(c, 416);
-			resp_headerf(c, "Content-Range", "bytes */%llu", (unsigned long long)size);
+			resp_headerf(c, "Content-Range", "bytes */%llu", (unsigned long long)m->size);
 			resp_end_error(c);
 			return -1;
 		}
 		if (r == RANGE_OK) {
 			resp_start(c, 206);
-			resp_header(c, "Last-Modified", lm);
-			resp_header(c, "ETag", etag);
+			resp_header(c, "Last-Modified", m->lm);
+			resp_header(c, "ETag", m->etag);
 			resp_header(c, "Accept-Ranges", "bytes");
 			if (x->nranges == 1) {
 				const struct byte_range *br = &x->ranges[0];
-				resp_header(c, "Content-Type", ctype);
+				resp_header(c, "Content-Type", m->ctype);
 				resp_headerf(c, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)br->first,
-				             (unsigned long long)br->last, (unsigned long long)size);
+				             (unsigned long long)br->last, (unsigned long long)m->size);
 				resp_end_file(c, fd, br->first, br->last - br->first + 1);
 			} else {
-				x->ctype = ctype;
-				x->fsize = size;
+				x->ctype = m->ctype;
+				x->fsize = m->size;
 				resp_end_multipart(c, fd);
 			}
 			return 0;
 		}
 	}
 	resp_start(c, 200);
-	resp_header(c, "Content-Type", ctype);
-	resp_header(c, "Last-Modified", lm);
-	resp_header(c, "ETag", etag);
+	resp_header(c, "Content-Type", m->ctype);
+	resp_header(c, "Last-Modified", m->lm);
+	resp_header(c, "ETag", m->etag);
 	resp_header(c, "Accept-Ranges", "bytes");
-	resp_end_file(c, fd, 0, size);
+	if (fd < 0) {
+		resp_end_mem(c, mem, (size_t)m->size);
+		return -1;
+	}
+	resp_end_file(c, fd, 0, m->size);
 	return 0;
+}
+
+static int cacheable(const struct http_head *h)
+{
+	return (h->method == HTTP_M_GET || h->method == HTTP_M_HEAD) && !h->range.p;
+}
+
+static void serve_cached(struct conn *c, const struct fc_entry *e)
+{
+	struct file_meta m = {e->size, e->mtime.tv_sec, e->etag, e->lm, e->ctype};
+	serve_meta(c, &m, -1, e->data);
+}
+
+/* req_len: the length of the path the client asked for (before an index
+ * file's name was appended), the cache's key. */
+static int serve_file(struct conn *c, int fd, const struct stat *st, size_t req_len)
+{
+	struct xfer *x = c->x;
+	char etag[64], lm[HTTP_DATE_LEN + 1];
+	make_etag(st, etag, sizeof etag);
+	http_date_format(st->st_mtime, lm);
+	const char *ctype = mime_for_name(x->path, x->path_len);
+	if (cacheable(&x->head) && (uint64_t)st->st_size <= FC_MAX_FILE) {
+		const struct fc_entry *e =
+		        fc_put(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path, req_len, fd, st, ctype,
+		               etag, lm, clock_cache.now_ms);
+		if (e) {
+			close(fd);
+			serve_cached(c, e);
+			return 0;
+		}
+	}
+	struct file_meta m = {(uint64_t)st->st_size, st->st_mtime, etag, lm, ctype};
+	return serve_meta(c, &m, fd, NULL);
 }
 
 void static_handle(struct conn *c)
@@ -444,6 +489,15 @@ void static_handle(struct conn *c)
 	if (!cfg->dotfiles && path_has_dotfile(x->path, x->path_len)) {
 		refuse(c, 404, "dotfile (see --dotfiles)");
 		return;
+	}
+	size_t req_len = x->path_len;
+	if (cacheable(h)) {
+		const struct fc_entry *e = fc_get(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path,
+		                                  x->path_len, clock_cache.now_ms);
+		if (e) {
+			serve_cached(c, e);
+			return;
+		}
 	}
 	const char *rel = x->path_len > 1 ? x->path + 1 : ".";
 	int fd = open_beneath(x->root_fd, rel, cfg->follow_symlinks);
@@ -529,6 +583,6 @@ void static_handle(struct conn *c)
 		method_not_allowed(c);
 		return;
 	}
-	if (serve_file(c, fd, &st) < 0)
+	if (serve_file(c, fd, &st, req_len) < 0)
 		close(fd);
 }

@@ -1,0 +1,137 @@
+/* filecache.c: see filecache.h. */
+#include "http/filecache.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BUCKETS 2048u
+
+static uint32_t hash_of(uint32_t site, const char *p, size_t n)
+{
+	uint32_t h = 2166136261u ^ site;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+void fc_init(struct filecache *fc, uint64_t valid_ms)
+{
+	memset(fc, 0, sizeof *fc);
+	fc->valid_ms = valid_ms;
+}
+
+static void unlink_entry(struct filecache *fc, struct fc_entry *e)
+{
+	struct fc_entry **pp = &fc->buckets[e->hash & (BUCKETS - 1)];
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		fc->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		fc->newest = e->older;
+	fc->entries--;
+	fc->bytes -= e->size;
+	free(e->path);
+	free(e);
+}
+
+void fc_free(struct filecache *fc)
+{
+	while (fc->oldest)
+		unlink_entry(fc, fc->oldest);
+	free(fc->buckets);
+	fc->buckets = NULL;
+}
+
+static struct fc_entry *find(struct filecache *fc, uint32_t site, const char *path, size_t len, uint32_t h)
+{
+	if (!fc->buckets)
+		return NULL;
+	for (struct fc_entry *e = fc->buckets[h & (BUCKETS - 1)]; e; e = e->hnext)
+		if (e->hash == h && e->site == site && e->path_len == len && memcmp(e->path, path, len) == 0)
+			return e;
+	return NULL;
+}
+
+const struct fc_entry *fc_get(struct filecache *fc, uint32_t site, const char *path, size_t len, uint64_t now)
+{
+	if (!fc->valid_ms)
+		return NULL;
+	struct fc_entry *e = find(fc, site, path, len, hash_of(site, path, len));
+	return e && now - e->checked_ms < fc->valid_ms ? e : NULL;
+}
+
+const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *path, size_t len, int fd,
+                              const struct stat *st, const char *ctype, const char *etag, const char *lm,
+                              uint64_t now)
+{
+	if (!fc->valid_ms || !S_ISREG(st->st_mode) || (uint64_t)st->st_size > FC_MAX_FILE)
+		return NULL;
+	uint32_t h = hash_of(site, path, len);
+	struct fc_entry *e = find(fc, site, path, len, h);
+	if (e && e->dev == st->st_dev && e->ino == st->st_ino && e->size == (uint64_t)st->st_size &&
+	    e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+		e->checked_ms = now; /* unchanged: trusted for another while */
+		return e;
+	}
+	if (e)
+		unlink_entry(fc, e);
+	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof *fc->buckets)))
+		return NULL;
+	size_t size = (size_t)st->st_size;
+	while (fc->oldest && (fc->entries >= FC_MAX_ENTRIES || fc->bytes + size > FC_MAX_BYTES))
+		unlink_entry(fc, fc->oldest);
+	e = calloc(1, sizeof *e);
+	if (!e)
+		return NULL;
+	/* path and data in one block */
+	e->path = malloc(len + 1 + size + 1);
+	if (!e->path) {
+		free(e);
+		return NULL;
+	}
+	memcpy(e->path, path, len);
+	e->path[len] = '\0';
+	e->data = e->path + len + 1;
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = pread(fd, e->data + got, size - got, (off_t)got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != size) {
+		free(e->path);
+		free(e);
+		return NULL;
+	}
+	e->hash = h;
+	e->site = site;
+	e->path_len = len;
+	e->checked_ms = now;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->mtime = st->st_mtim;
+	e->size = size;
+	e->ctype = ctype;
+	strncpy(e->etag, etag, sizeof e->etag - 1);
+	strncpy(e->lm, lm, sizeof e->lm - 1);
+	e->hnext = fc->buckets[h & (BUCKETS - 1)];
+	fc->buckets[h & (BUCKETS - 1)] = e;
+	e->older = fc->newest;
+	if (fc->newest)
+		fc->newest->newer = e;
+	else
+		fc->oldest = e;
+	fc->newest = e;
+	fc->entries++;
+	fc->bytes += size;
+	return e;
+}

@@ -1,0 +1,60 @@
+/* filecache.h: small files kept in memory, per worker.
+ *
+ * A GET for a small file is otherwise five system calls beyond the read and
+ * the write (openat2, fstat, pread, close): with the cache it is none. An
+ * entry is trusted for FC_VALID_MS after it was checked; after that the next
+ * request opens and stats the file the normal way (beneath the root, with the
+ * site's rules), and the entry is kept only if inode, size and mtime are the
+ * same. So a changed file is served stale for at most valid_ms, and the
+ * cache never decides what may be served: only the normal path creates or
+ * confirms entries. Bounded: FC_MAX_ENTRIES entries, FC_MAX_BYTES of data,
+ * the oldest entry goes first.
+ */
+#ifndef HEARTH_HTTP_FILECACHE_H
+#define HEARTH_HTTP_FILECACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#define FC_MAX_FILE 16384u
+#define FC_MAX_ENTRIES 1024u
+#define FC_MAX_BYTES (8u << 20)
+
+struct fc_entry {
+	struct fc_entry *hnext;           /* hash chain */
+	struct fc_entry *older, *newer;   /* insertion order, for eviction */
+	uint32_t hash;
+	uint32_t site;
+	uint64_t checked_ms;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	uint64_t size;
+	const char *ctype;
+	char etag[48];
+	char lm[32];
+	size_t path_len;
+	char *path; /* the request's path (what the client asked for) */
+	char *data; /* size bytes */
+};
+
+struct filecache {
+	struct fc_entry **buckets;
+	struct fc_entry *oldest, *newest;
+	size_t entries, bytes;
+	uint64_t valid_ms; /* 0: the cache is off */
+};
+
+void fc_init(struct filecache *fc, uint64_t valid_ms);
+void fc_free(struct filecache *fc);
+/* A fresh entry for (site, path), or NULL. */
+const struct fc_entry *fc_get(struct filecache *fc, uint32_t site, const char *path, size_t len, uint64_t now);
+/* After the normal path opened fd (a regular file, st) for (site, path):
+ * keep or confirm it. Returns the entry, or NULL when the file is not
+ * cached (too large, read failed, out of memory). */
+const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *path, size_t len, int fd,
+                              const struct stat *st, const char *ctype, const char *etag, const char *lm,
+                              uint64_t now);
+
+#endif
