@@ -394,6 +394,12 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 			log_notice("signal %u: stopping now", si.ssi_signo);
 			loop_stop(l);
 			break;
+		case SIGUSR2:
+			/* from the master: a newer generation took over. Not a stop of
+			 * the node, so no drain: stop accepting and finish at once. */
+			log_info("replaced by a newer generation: finishing");
+			server_graceful_stop(s);
+			break;
 		case SIGUSR1:
 			if (log_reopen() < 0)
 				log_error("reopening logs failed");
@@ -466,6 +472,7 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->sigfd < 0)

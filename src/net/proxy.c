@@ -172,13 +172,11 @@ static enum scan scan_ip6(const uint8_t *p, size_t n, size_t *used, uint8_t out[
 	if (gap >= 0 ? ngroups > 7 : ngroups != 8)
 		return SCAN_BAD;
 
-	unsigned k = 0;
+	/* "::" stands for the 8 - ngroups zero groups at gap */
+	unsigned zeros = 8 - ngroups, k = 0;
 	for (unsigned g = 0; g < 8; g++) {
-		uint16_t v = 0;
-		if (gap < 0 || g < (unsigned)gap)
-			v = groups[k++];
-		else if (g >= (unsigned)gap + (8 - ngroups))
-			v = groups[k++];
+		int written = gap < 0 || g < (unsigned)gap || g >= (unsigned)gap + zeros;
+		uint16_t v = written ? groups[k++] : 0;
 		out[2 * g] = (uint8_t)(v >> 8);
 		out[2 * g + 1] = (uint8_t)(v & 0xff);
 	}

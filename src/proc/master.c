@@ -520,7 +520,7 @@ static void worker_signal_gen(struct generation *g, int sig)
 	for (size_t i = 0; i < M.nworkers; i++) {
 		struct worker *w = &M.workers[i];
 		if (w->pid > 0 && (!g || w->gen == g)) {
-			if (sig == SIGTERM || sig == SIGINT || sig == SIGKILL)
+			if (sig == SIGTERM || sig == SIGINT || sig == SIGKILL || sig == SIGUSR2)
 				w->asked_to_stop = 1;
 			kill(w->pid, sig);
 		}
@@ -554,7 +554,7 @@ static void gen_check_ready(struct generation *g)
 		if (o->retiring)
 			continue;
 		o->retiring = 1;
-		worker_signal_gen(o, SIGTERM);
+		worker_signal_gen(o, SIGUSR2); /* retire: no drain, the node stays up */
 		if (o->alive == 0)
 			break; /* freed below through reaping; nothing alive to wait for */
 	}

@@ -486,7 +486,7 @@ class HaproxyTest(unittest.TestCase):
         return t_start
 
     def test_reload_keeps_the_node_up(self):
-        """`hearth -s reload` is not a stop: the old generation must not answer
+        """A reload (SIGHUP) is not a stop: the old generation must not answer
         /healthz with 503 (nor linger for the drain delay answering it), so
         HAProxy never takes the node out, and no request fails."""
         t_start = self.bring_up()
@@ -495,9 +495,7 @@ class HaproxyTest(unittest.TestCase):
         for i in range(2):
             before = len(self.load_lines(a))
             t0 = time.monotonic()
-            r = subprocess.run([BIN, "-s", "reload", "--pid-file", a.pid_file], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, timeout=10)
-            self.assertEqual(r.returncode, 0, r.stdout.decode(errors="replace"))
+            os.kill(a.pid, signal.SIGHUP)  # what `hearth -s reload` sends
             # watch A in HAProxy for longer than the drain delay and the health checks need
             states = []
             while time.monotonic() < t0 + DRAIN_DELAY + 1.5:

@@ -19,7 +19,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Hearth, TempRoot, children_of, read_response, wait_until
+from harness import Hearth, TempRoot, bin_has_flag, read_response, wait_until
 from fcgi_app import FcgiApp
 
 A_TXT = b"proxy protocol test file\n"
@@ -191,7 +191,7 @@ class Case(unittest.TestCase):
         for l in ([listen] if isinstance(listen, str) else listen):
             argv += ["--listen", l]
         access = os.path.join(self.tmp, "access-%d.log" % len(self.servers))
-        argv += ["--access-log", access if access_log else "off", "--workers", str(workers)]
+        argv += ["--access-log", access if access_log else "off", "--workers", str(workers), "--control", "off"]
         argv += [str(a) for a in args] + [self.root.path]
         h = Hearth(argv, ready=rb"(?<!metrics )listening on ")
         self.servers.append(h)
@@ -352,6 +352,26 @@ class ProxyHeaderTest(Case):
         p = json.loads(parse_response(raw)[2])["params"]
         self.assertEqual((p["REMOTE_ADDR"], p["REMOTE_PORT"]), ("2001:db8::77", "45679"), p)
         self.assertEqual(app.errors, [])
+
+
+    @unittest.skipUnless(bin_has_flag("--max-connections-per-client"), "no --max-connections-per-client")
+    def test_per_client_limit_counts_the_client(self):
+        """Per-client limits count the address from the header, not the balancer's."""
+        h = self.start("--max-connections-per-client", "1")
+        held = []
+        try:
+            for src in ("192.0.2.61", "192.0.2.62"):  # two clients behind one peer: both served
+                s = connect(h.main)
+                held.append(s)
+                s.sendall(v1(src, "127.0.0.1", 1, 80) + request_bytes(close=False))
+                st, _, body, _ = read_response(s)
+                self.assertEqual((st, body), (200, A_TXT), src)
+            # a second connection of the same client: refused
+            raw = exchange(h.main, v1("192.0.2.61", "127.0.0.1", 2, 80) + request_bytes())
+            self.assertTrue(raw.startswith(b"HTTP/1.1 429 "), raw[:100])
+        finally:
+            for s in held:
+                s.close()
 
 
 class TrustTest(Case):
@@ -547,6 +567,34 @@ class HealthTest(Case):
 
     def test_drain_on_sigquit(self):
         self.drain(0, signal.SIGQUIT, delay=1.0)
+
+    def test_reload_is_not_a_drain(self):
+        """SIGHUP replaces the workers; the node keeps serving: /healthz stays
+        200 and responses keep their connections open, through and after the
+        drain delay (the old generation does not drain: the new one takes over
+        the listeners at once)."""
+        delay = 2.0
+        h = self.start("--health", "/healthz", "--drain-delay", str(delay), listen="127.0.0.1:0", workers=2)
+        old = h.wait_workers(2)
+        self.assertEqual(len(old), 2)
+        h.signal(signal.SIGHUP)
+        t0 = time.monotonic()
+        seen, closes, n = [], 0, 0
+        while time.monotonic() < t0 + delay + 1.0:
+            st, hd, body, _ = get(h.main, "/healthz", close=True)
+            if not seen or seen[-1][1] != st:
+                seen.append(("%.2f s" % (time.monotonic() - t0), st))
+            st2, hd2, body2, _ = get(h.main, "/a.txt", close=False)
+            self.assertEqual((st2, body2), (200, A_TXT))
+            closes += hd2.get("connection", "").lower() == "close"
+            n += 1
+            time.sleep(0.02)
+        self.assertEqual([s for s in seen if s[1] != 200], [], "/healthz during a reload (time, status): %s" % seen)
+        self.assertEqual(closes, 0, "%d of %d keep-alive responses had Connection: close during a reload" % (
+            closes, n))
+        new = h.wait_workers(2, exclude=old)
+        self.assertFalse(set(new) & set(old), "the workers were not replaced: %s -> %s" % (old, new))
+        self.assertTrue(h.alive())
 
 
 # ---------------------------------------------------------------------------------
