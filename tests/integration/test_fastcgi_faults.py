@@ -605,8 +605,10 @@ class PoolTest(SharedGateway):
             doc = echo(self.addr, "/count.fcgi?i=%d" % i)  # a new client connection each time
             self.assertTrue(doc["keep_conn"])
             conns.add(doc["conn"])
-        self.assertLessEqual(self.app.accepts - before, 2, "the backend connection was not reused")
-        self.assertLessEqual(len(conns), 2)
+        # pooled connections close after 2 s idle, so a slow (loaded) machine may
+        # open a few more; without pooling it would be 20
+        self.assertLessEqual(self.app.accepts - before, 5, "the backend connection was not reused")
+        self.assertLessEqual(len(conns), 5)
         # on one client connection too
         c = http.client.HTTPConnection(*self.addr, timeout=10)
         try:
@@ -707,28 +709,44 @@ class FaultTest(SharedGateway):
             self.assertTrue(ERROR_LINE_RE.match(l), "a log line that hearth did not write: %r" % l[:200])
             self.assertFalse(l.startswith("2000-01-01"), l)
 
-    def test_backend_closes_mid_response_with_content_length(self):
+    def closed_mid_response(self, target, chunked):
+        """GET target from an application that closes the connection in the
+        middle of its answer: the client must see the connection closed (not
+        a hang), and never a response that looks complete. Returns (status or
+        None, body received)."""
         t0 = time.monotonic()
-        data, how = raw_exchange(self.addr, b"GET /close.fcgi?cl=1&total=1048576&bytes=100000 HTTP/1.1\r\n"
-                                            b"Host: x\r\n\r\n", timeout=10)
+        data, how = raw_exchange(self.addr, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode(), timeout=10)
         self.assertNotEqual(how, "timeout", "the client was left hanging")
         self.assertLess(time.monotonic() - t0, 8)
-        self.assertEqual(status_of(data), 200, data[:200])
+        st = status_of(data)
+        if not data or st == 502:  # nothing was sent yet: an empty reply or a 502
+            return st, b""
+        self.assertEqual(st, 200, data[:200])
         head, body = data.split(b"\r\n\r\n", 1)
-        self.assertIn(b"content-length: 1048576", head.lower())
-        self.assertLess(len(body), 1048576)
+        if chunked:
+            self.assertIn(b"transfer-encoding: chunked", head.lower())
+            body, complete = dechunk(body)
+            self.assertFalse(complete, "an incomplete response was ended like a complete one")
+        else:
+            self.assertIn(b"content-length: 1048576", head.lower())
+            self.assertLess(len(body), 1048576)
         self.assertEqual(body, b"".join(gen_chunks(100000))[:len(body)], "what came is what was sent")
+        return st, body
+
+    def test_backend_closes_mid_response_with_content_length(self):
+        # the head on its own first: the client has a 200 when the backend goes
+        st, _ = self.closed_mid_response("/close.fcgi?cl=1&total=1048576&bytes=100000&pause=0.3", False)
+        self.assertEqual(st, 200)
+        # head, part of the body and the end of the connection at once
+        self.closed_mid_response("/close.fcgi?cl=1&total=1048576&bytes=100000", False)
+        self.closed_mid_response("/close.fcgi?cl=1&total=1048576&bytes=1000", False)
         echo(self.addr)
 
     def test_backend_closes_mid_response_chunked(self):
-        data, how = raw_exchange(self.addr, b"GET /close.fcgi?bytes=100000 HTTP/1.1\r\nHost: x\r\n\r\n", timeout=10)
-        self.assertNotEqual(how, "timeout", "the client was left hanging")
-        self.assertEqual(status_of(data), 200, data[:200])
-        head, body = data.split(b"\r\n\r\n", 1)
-        self.assertIn(b"chunked", head.lower())
-        got, complete = dechunk(body)
-        self.assertFalse(complete, "an incomplete response was ended like a complete one")
-        self.assertEqual(got, b"".join(gen_chunks(100000))[:len(got)])
+        st, _ = self.closed_mid_response("/close.fcgi?bytes=100000&pause=0.3", True)
+        self.assertEqual(st, 200)
+        self.closed_mid_response("/close.fcgi?bytes=100000", True)
+        self.closed_mid_response("/close.fcgi?bytes=1000", True)
         echo(self.addr)
 
     def test_backend_closes_before_output(self):

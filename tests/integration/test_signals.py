@@ -409,7 +409,8 @@ class ReloadTest(unittest.TestCase):
                 h.signal(signal.SIGHUP)
                 self.assertTrue(h.wait_log(r"reload: generation %d started" % g, 5), h.log_text())
                 self.assertTrue(wait_until(lambda: all(
-                    re.search(r"\] %d: signal 15: graceful stop" % w, h.log_text()) for w in old), 5),
+                    re.search(r"\] %d: (signal 15: graceful stop|replaced by a newer generation)" % w, h.log_text())
+                    for w in old), 5),
                     h.log_text())
                 try:
                     c.sendall(b"GET /who.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
