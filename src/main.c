@@ -90,8 +90,10 @@ int main(int argc, char **argv)
 	if (argc >= 2 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "top") == 0 || strcmp(argv[1], "ctl") == 0))
 		return run_client(argc - 1, argv + 1);
 
-	/* argv's memory becomes the process title; work from a copy */
-	char **args = title_init(argc, argv);
+	/* argv's memory becomes the process title; work from a copy, kept for
+	 * the life of the process (reloads parse it again) */
+	static char **args;
+	args = title_init(argc, argv);
 	if (!args)
 		return 1;
 	static struct settings cfg;

@@ -1241,8 +1241,14 @@ static int fail_now(struct conn *c, struct fcgi_req *f)
 	struct xfer *x = c->x;
 	int status = f->status > 0 ? f->status : 502;
 	upstream_close(f, f->state == F_STREAM);
-	if (f->head_sent)
-		return FCGI_CLOSE; /* too late for a status: cut the response */
+	if (f->head_sent) {
+		/* too late for a status: what arrived goes out, then the connection
+		 * closes, which tells the client the response was cut short */
+		x->flags |= XF_CLOSE;
+		f->ended = 1;
+		f->pend_len = 0;
+		return FCGI_DONE;
+	}
 	x->flags |= XF_CLOSE | XF_ERROR;
 	resp_error(c, status);
 	f->ended = 1;

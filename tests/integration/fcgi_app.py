@@ -36,7 +36,8 @@ SCRIPT_NAME without its extension (/gen.fcgi -> gen); anything unknown is
     redirect  loc=VALUE -> "Location: VALUE" without Status (status=N adds one)
     loop      Location: the same script again, for ever
     stderr    bytes=N of STDERR (records of up to 64 KiB, each starting with
-              STDERR-MARKER), or text=TEXT as one record, then a short 200
+              STDERR-MARKER), or text=TEXT as one record (count=N: N records
+              "TEXT #k"), then a short 200
               "stderr done"
     sleep     secs=S before answering like echo (interrupted by stop())
     garbage   kind=text|version|type|id|length: bytes that are not the records a
@@ -45,7 +46,8 @@ SCRIPT_NAME without its extension (/gen.fcgi -> gen); anything unknown is
     bighead   bytes=N of header lines (X-Pad-K: ...) before the body
     close     bytes=N of body out of a declared total=M (cl=1 sends it as
               Content-Length), then the connection is closed without
-              END_REQUEST; head=0 closes before any output at all
+              END_REQUEST; pause=S sends the head alone S seconds before the
+              body; head=0 closes before any output at all
     overloaded  END_REQUEST with protocol status OVERLOADED, no output
     noread    does not read STDIN: sleeps secs=S with the body unread
     stats     the counters as JSON
@@ -218,6 +220,7 @@ class Conn:
         self.sock = sock
         self.no = no
         self.buf = bytearray()
+        self.pending = bytearray()
         self.req = None
 
     # ---- reading
@@ -304,18 +307,34 @@ class Conn:
             elif rtype != STDIN:
                 self.app._error("conn %d: %s while the application answers" % (self.no, TYPE_NAMES.get(rtype, rtype)))
 
+    # Output is gathered and written in pieces of 256 KiB or at the end, the
+    # last of it together with END_REQUEST (as php-fpm does): the web server
+    # then sees a small response end in one read.
+
+    def _queue(self, data):
+        self.pending += data
+        if len(self.pending) >= 262144:
+            self.flush()
+
+    def flush(self):
+        if self.pending:
+            data = bytes(self.pending)
+            self.pending = bytearray()
+            self.send(data)
+
     def stdout(self, data, size=MAX_CONTENT):
         if data:
-            self.send(records(STDOUT, self.req.id, data, size))
+            self._queue(records(STDOUT, self.req.id, data, size))
 
     def stderr(self, data):
         if data:
-            self.send(records(STDERR, self.req.id, data))
+            self._queue(records(STDERR, self.req.id, data))
 
     def end(self, app_status=0, protocol_status=REQUEST_COMPLETE, request_id=None):
         rid = self.req.id if request_id is None else request_id
         # the empty STDOUT record ends the stream, as php-fpm does
-        self.send(record(STDOUT, rid) + record(END_REQUEST, rid, struct.pack(">IB3x", app_status, protocol_status)))
+        self._queue(record(STDOUT, rid) + record(END_REQUEST, rid, struct.pack(">IB3x", app_status, protocol_status)))
+        self.flush()
 
     # ---- the loop
 
@@ -494,7 +513,8 @@ class Conn:
 
     def do_stderr(self, req):
         if req.q("text") is not None:
-            self.stderr(req.q("text").encode("latin-1"))
+            for k in range(req.qi("count", 1)):  # count=N: N records, the text then " #k"
+                self.stderr(req.q("text").encode("latin-1") + (b" #%d" % k if req.q("count") else b""))
             self.stdout(b"Content-Type: text/plain\r\n\r\nstderr done\n")
             self.end()
             return
@@ -576,8 +596,13 @@ class Conn:
         if req.q("cl") == "1":
             head += b"Content-Length: %d\r\n" % total
         self.stdout(head + b"\r\n")
+        if req.q("pause"):  # the head goes out on its own first
+            self.flush()
+            if self.app._stopping.wait(float(req.q("pause"))):
+                return False
         for c in gen_chunks(n):
             self.stdout(c)
+        self.flush()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -296,6 +296,8 @@ class PhpTest(unittest.TestCase):
             cls.fpm.stop()
         cls.rootobj.cleanup()
         shutil.rmtree(cls.dir, ignore_errors=True)
+        if cls.h and re.search(r"ERROR: (Address|Leak)Sanitizer|runtime error:", cls.h.stderr_text()):
+            raise AssertionError("sanitizer report from hearth:\n" + cls.h.stderr_text()[-5000:])
 
     def setUp(self):
         self.assertTrue(self.h.alive(), "hearth died:\n" + self.h.stderr_text())

@@ -19,7 +19,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Hearth, TempRoot, bin_has_flag, read_response, wait_until
+from harness import Hearth, TempRoot, read_response, wait_until
 from fcgi_app import FcgiApp
 
 A_TXT = b"proxy protocol test file\n"
@@ -353,8 +353,6 @@ class ProxyHeaderTest(Case):
         self.assertEqual((p["REMOTE_ADDR"], p["REMOTE_PORT"]), ("2001:db8::77", "45679"), p)
         self.assertEqual(app.errors, [])
 
-
-    @unittest.skipUnless(bin_has_flag("--max-connections-per-client"), "no --max-connections-per-client")
     def test_per_client_limit_counts_the_client(self):
         """Per-client limits count the address from the header, not the balancer's."""
         h = self.start("--max-connections-per-client", "1")
