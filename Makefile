@@ -56,3 +56,23 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# hearth against nginx, lighttpd and h2o (installs them when missing, as root); see bench/README.md.
+.PHONY: bench bench-short
+bench:
+	./bench/run
+
+bench-short:
+	./bench/run --short
+
+# The main integration scenarios with hearth under valgrind memcheck; fails on
+# any error in a valgrind log (they are left in build/valgrind/).
+.PHONY: valgrind
+valgrind: build
+	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	cd tests/integration && HEARTH_BIN=$(CURDIR)/scripts/valgrind-hearth \
+		HEARTH_VALGRIND_LOG=$(CURDIR)/$(BUILD)/valgrind/%p.log \
+		python3 -m unittest test_basic test_static test_paths test_malformed test_curl
+	@if find $(BUILD)/valgrind -name '*.log' -size +0 | grep .; then \
+		echo "valgrind found errors (the logs above are not empty)"; exit 1; fi
+	@echo "valgrind: no errors in $$(ls $(BUILD)/valgrind | wc -l) logs"

@@ -918,13 +918,15 @@ const struct site_conf *conf_site_for_host(const struct settings *s, const char 
 {
 	if (s->nsites == 0)
 		return &s->top;
+	if (!host)
+		len = 0; /* HTTP/1.0 without Host: the default site */
 	/* drop the port; an IPv6 literal keeps its brackets */
 	size_t n = len;
 	if (n && host[0] == '[') {
 		const char *rb = memchr(host, ']', n);
 		if (rb)
 			n = (size_t)(rb - host + 1);
-	} else {
+	} else if (n) {
 		const char *colon = memchr(host, ':', n);
 		if (colon)
 			n = (size_t)(colon - host);
