@@ -66,13 +66,19 @@ bench-short:
 	./bench/run --short
 
 # The main integration scenarios with hearth under valgrind memcheck; fails on
-# any error in a valgrind log (they are left in build/valgrind/).
+# any error in a valgrind log (they are left in build/valgrind/). valgrind does
+# not know openat2, so hearth walks paths itself there and never follows a
+# symlink: the --follow-symlinks tests are left out.
 .PHONY: valgrind
 valgrind: build
 	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
 	cd tests/integration && HEARTH_BIN=$(CURDIR)/scripts/valgrind-hearth \
 		HEARTH_VALGRIND_LOG=$(CURDIR)/$(BUILD)/valgrind/%p.log \
-		python3 -m unittest test_basic test_static test_paths test_malformed test_curl
-	@if find $(BUILD)/valgrind -name '*.log' -size +0 | grep .; then \
-		echo "valgrind found errors (the logs above are not empty)"; exit 1; fi
+		python3 -m unittest test_basic test_static test_malformed test_curl test_paths.DefaultPathsTest \
+		test_paths.DotfilesTest test_paths.PermissiveTraversalTest test_paths.ListingTest \
+		test_paths.ListingDotfilesTest
+	@# memcheck's reports are the "==PID==" lines (its "--PID--" warnings, such as
+	@# about openat2, which it does not know and hearth then works around, are not)
+	@if grep -l '^==[0-9]*== ' $(BUILD)/valgrind/*.log; then \
+		echo "valgrind found errors in the logs above"; exit 1; fi
 	@echo "valgrind: no errors in $$(ls $(BUILD)/valgrind | wc -l) logs"

@@ -15,20 +15,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "fcgi/cgi.h"
 #include "fcgi/record.h"
+#include "http/beneath.h"
 #include "http/server.h"
 #include "http/target.h"
 #include "net/listen.h"
@@ -257,19 +256,6 @@ static void on_idle_timeout(struct loop *l, struct timer *t)
 	idle_close(container_of(t, struct fcgi_idle, timer));
 }
 
-static int open_beneath(int dirfd, const char *rel, int follow)
-{
-	struct open_how how = {
-	        .flags = O_PATH | O_CLOEXEC,
-	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
-	};
-	long r;
-	do
-		r = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
-	while (r < 0 && errno == EINTR);
-	return (int)r;
-}
-
 /* Is path[0..len) a regular file beneath the site's root? */
 static int is_script(struct xfer *x, const char *path, size_t len)
 {
@@ -278,7 +264,7 @@ static int is_script(struct xfer *x, const char *path, size_t len)
 		return 0;
 	memcpy(rel, path + 1, len - 1);
 	rel[len - 1] = '\0';
-	int fd = open_beneath(x->root_fd, rel, x->site->follow_symlinks);
+	int fd = open_beneath(x->root_fd, rel, O_PATH, x->site->follow_symlinks);
 	if (fd < 0)
 		return 0;
 	struct stat st;

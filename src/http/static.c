@@ -10,18 +10,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "http/conn.h"
 #include "core/clock.h"
+#include "http/beneath.h"
 #include "http/date.h"
 #include "http/filecache.h"
 #include "http/mime.h"
@@ -31,19 +30,6 @@
 
 #define ALLOW_STATIC "GET, HEAD, OPTIONS"
 #define LISTING_MAX_ENTRIES 100000
-
-static int open_beneath(int dirfd, const char *rel, int follow)
-{
-	struct open_how how = {
-	        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
-	};
-	long r;
-	do
-		r = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
-	while (r < 0 && errno == EINTR);
-	return (int)r;
-}
 
 static int errno_status(int e)
 {
@@ -500,7 +486,7 @@ void static_handle(struct conn *c)
 		}
 	}
 	const char *rel = x->path_len > 1 ? x->path + 1 : ".";
-	int fd = open_beneath(x->root_fd, rel, cfg->follow_symlinks);
+	int fd = open_beneath(x->root_fd, rel, O_RDONLY | O_NONBLOCK, cfg->follow_symlinks);
 	if (fd < 0) {
 		int e = errno;
 		refuse(c, errno_status(e), strerror(e));
@@ -523,7 +509,7 @@ void static_handle(struct conn *c)
 		struct stat ist;
 		const char *iname = NULL;
 		for (unsigned i = 0; i < cfg->nindex && ifd < 0; i++) {
-			ifd = open_beneath(fd, cfg->index[i], cfg->follow_symlinks);
+			ifd = open_beneath(fd, cfg->index[i], O_RDONLY | O_NONBLOCK, cfg->follow_symlinks);
 			if (ifd >= 0 && (fstat(ifd, &ist) < 0 || !S_ISREG(ist.st_mode))) {
 				close(ifd);
 				ifd = -1;

@@ -10,6 +10,10 @@
 extern char **environ;
 
 static char *area;     /* start of argv[0] */
+/* The environment, moved out of argv's way, kept for the process's life.
+ * Not static: a static that is only written could be optimized away, and
+ * leak checkers would then see the block as lost. */
+char **title_env_copy;
 static size_t area_len; /* contiguous bytes from argv[0] to the end of the last string */
 
 char **title_init(int argc, char **argv)
@@ -37,6 +41,7 @@ char **title_init(int argc, char **argv)
 			env[i] = strdup(environ[i]);
 		}
 		environ = env;
+		title_env_copy = env;
 	}
 	area = argv[0];
 	area_len = (size_t)(end - area);

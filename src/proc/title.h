@@ -10,6 +10,7 @@
 /* Call once, early, before anything keeps pointers into argv or environ:
  * returns a deep copy of argv (NULL-terminated) that stays valid. */
 char **title_init(int argc, char **argv);
+extern char **title_env_copy;
 void title_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif
