@@ -12,7 +12,7 @@
 static int have_openat2 = 1;
 
 /* Component by component, never following a symlink. */
-static int walk(int dirfd, const char *rel, int flags)
+int open_beneath_walk(int dirfd, const char *rel, int flags)
 {
 	if (rel[0] == '\0' || strcmp(rel, ".") == 0)
 		return openat(dirfd, ".", flags | O_CLOEXEC);
@@ -63,5 +63,5 @@ int open_beneath(int dirfd, const char *rel, int flags, int follow)
 			return (int)r;
 		have_openat2 = 0;
 	}
-	return walk(dirfd, rel, flags);
+	return open_beneath_walk(dirfd, rel, flags);
 }

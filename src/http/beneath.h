@@ -15,5 +15,7 @@
  * dirfd with open flags (O_RDONLY or O_PATH; O_CLOEXEC is added). Returns the
  * fd or -1 with errno (ELOOP for a refused symlink, EXDEV for an escape). */
 int open_beneath(int dirfd, const char *rel, int flags, int follow);
+/* The fallback alone (for tests). */
+int open_beneath_walk(int dirfd, const char *rel, int flags);
 
 #endif
