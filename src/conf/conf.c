@@ -462,7 +462,7 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 		if (eq && strncmp(it, "unix:", 5) != 0) {
 			size_t kl = (size_t)(eq - it);
 			const char *val = eq + 1;
-			uint64_t size;
+			uint64_t size = 0;
 			int bad = 0;
 			if (kl == 15 && !strncmp(it, "connect-timeout", kl))
 				bad = conf_parse_seconds(val, &r->connect_timeout_ms);

@@ -32,7 +32,8 @@ static size_t alen;
 
 static int open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	/* never through a symlink: the master opens logs as root */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -95,6 +96,16 @@ void log_close(void)
 {
 	log_access_flush();
 	set_log(&acclog, NULL, 1);
+}
+
+int log_chown(uid_t uid, gid_t gid)
+{
+	int r = 0;
+	if (errlog.owned && errlog.fd >= 0 && fchown(errlog.fd, uid, gid) < 0)
+		r = -errno;
+	if (acclog.owned && acclog.fd >= 0 && fchown(acclog.fd, uid, gid) < 0)
+		r = -errno;
+	return r;
 }
 
 int log_enabled(enum log_level lvl)

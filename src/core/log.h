@@ -9,6 +9,7 @@
 #define HEARTH_CORE_LOG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_NOTICE, LOG_WARN, LOG_ERROR };
 
@@ -17,6 +18,8 @@ int log_open_error(const char *path, enum log_level min);
 /* path: a file, "-" for stdout, NULL or "off" to disable. Returns 0 or -errno. */
 int log_open_access(const char *path);
 int log_reopen(void);
+/* Give the log files (those opened here, by descriptor) to uid:gid. 0 or -errno. */
+int log_chown(uid_t uid, gid_t gid);
 void log_close(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

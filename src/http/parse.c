@@ -432,19 +432,18 @@ static int parse_request_line(struct http_head *h, const char *p, uint32_t n)
  * limit. The same checks run, in the same order, on a complete line, so a
  * request fed byte by byte gets exactly the verdict it gets when fed whole.
  * `avail` is where the known bytes of the line end (the '\n' when complete). */
-static int line_prefix_check(struct http_head *h, const char *buf, uint32_t start, uint32_t avail,
+static int line_prefix_check(struct http_head *h, const char *buf, uint32_t from, uint32_t avail,
                              int complete, uint32_t lim_end, int lim_err)
 {
 	uint32_t scan = avail < lim_end ? avail : lim_end;
-	int in_method = h->state == ST_LINE;
-	for (uint32_t i = start; i < scan; i++) {
+	for (uint32_t i = from; i < scan; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\r' && i + 1 != avail)
 			return bad(h, -400, "CR not followed by LF");
-		if (in_method && !tchar_map[c]) {
+		if (h->in_method && !tchar_map[c]) {
 			if (c != ' ' && c != '\r')
 				return bad(h, -400, "invalid byte in the method");
-			in_method = 0;
+			h->in_method = 0;
 		}
 	}
 	if (complete ? avail >= lim_end : (avail > lim_end || (avail == lim_end && buf[avail - 1] != '\r')))
@@ -472,13 +471,24 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 			lim_end = start + max_rl;
 			lim_err = -414;
 		}
-		const char *nl = start < len ? memchr(buf + start, '\n', len - start) : NULL;
+		/* bytes of this line checked by an earlier call are not looked at
+		 * again: a head trickling in byte by byte costs linear work */
+		if (h->scan < start) {
+			h->scan = start;
+			h->in_method = h->state == ST_LINE;
+		}
+		const char *nl = h->scan < len ? memchr(buf + h->scan, '\n', len - h->scan) : NULL;
 		if (!nl) {
-			int r = start < len ? line_prefix_check(h, buf, start, (uint32_t)len, 0, lim_end, lim_err) : 0;
-			return r < 0 ? r : HTTP_PARTIAL;
+			int r = h->scan < len ? line_prefix_check(h, buf, h->scan, (uint32_t)len, 0, lim_end, lim_err) : 0;
+			if (r < 0)
+				return r;
+			/* a CR at the very end is checked again once its next byte is known */
+			if (len > start)
+				h->scan = buf[len - 1] == '\r' ? (uint32_t)len - 1 : (uint32_t)len;
+			return HTTP_PARTIAL;
 		}
 		uint32_t end = (uint32_t)(nl - buf); /* index of '\n' */
-		int r = line_prefix_check(h, buf, start, end, 1, lim_end, lim_err);
+		int r = line_prefix_check(h, buf, h->scan, end, 1, lim_end, lim_err);
 		if (r < 0)
 			return r;
 		uint32_t llen = end - start;

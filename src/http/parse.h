@@ -66,6 +66,8 @@ struct http_head {
 	uint32_t pos;   /* start of the next unexamined line */
 	uint32_t state; /* 0: request line, 1: fields, 2: done */
 	uint32_t seen;  /* parser-internal: fields seen once already */
+	uint32_t scan;  /* parser-internal: bytes of the current line already checked */
+	uint32_t in_method; /* parser-internal: the current line is still in its method */
 	const char *error; /* after an error: why, for the error log (static string) */
 
 	enum http_method method;

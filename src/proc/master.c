@@ -719,12 +719,10 @@ static void reopen_logs(void)
 		log_error("reopening logs failed: %s", strerror(errno));
 	/* workers run as another user: let them reopen the files we made */
 	if (M.id.change) {
-		if (strcmp(M.cfg->access_log, "-") && strcmp(M.cfg->access_log, "off"))
-			if (chown(M.cfg->access_log, M.id.uid, M.id.gid) < 0)
-				log_warn("chown %s: %s", M.cfg->access_log, strerror(errno));
-		if (strcmp(M.cfg->error_log, "-"))
-			if (chown(M.cfg->error_log, M.id.uid, M.id.gid) < 0)
-				log_warn("chown %s: %s", M.cfg->error_log, strerror(errno));
+		/* by descriptor: a path swapped for a symlink meanwhile changes nothing */
+		int r = log_chown(M.id.uid, M.id.gid);
+		if (r < 0)
+			log_warn("giving the log files to %s: %s", M.id.name, strerror(-r));
 	}
 	log_notice("logs reopened");
 	worker_signal_gen(NULL, SIGUSR1);
