@@ -183,7 +183,7 @@ int conf_load(struct settings *s, int argc, char **argv, char *err, size_t errle
 
 /* Parse "HOST:PORT", "[V6]:PORT", ":PORT", "unix:/path" or "unix:@name" into
  * spec. 0, or -1 with a message in err. Non-numeric hosts are resolved. */
-int conf_parse_listen(const char *text, struct listen_spec *spec, char *err, size_t errlen);
+int conf_parse_listen(const char *given, struct listen_spec *spec, char *err, size_t errlen);
 /* Parse seconds ("15", "0.5") into milliseconds; -1 when invalid. */
 int conf_parse_seconds(const char *text, uint32_t *ms);
 /* Parse a size ("1024", "64k", "1m", "2g"); -1 when invalid. */

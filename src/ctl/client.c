@@ -950,9 +950,7 @@ static void top_key_nice(struct top *t, int step)
 		top_note(t, "nice is already %d (the range is -20..19)", cur);
 		return;
 	}
-	if (set_nice_request(t->path, want, msg, sizeof msg, &absent) < 0)
-		top_note(t, "nice %d: %s", want, msg);
-	else if (msg[0])
+	if (set_nice_request(t->path, want, msg, sizeof msg, &absent) < 0 || msg[0])
 		top_note(t, "nice %d: %s", want, msg);
 	else
 		top_note(t, "workers' nice set to %d", want);

