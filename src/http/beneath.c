@@ -51,8 +51,9 @@ int open_beneath_walk(int dirfd, const char *rel, int flags)
 int open_beneath(int dirfd, const char *rel, int flags, int follow)
 {
 	if (have_openat2) {
+		/* openat2 refuses O_PATH with flags other than O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC */
 		struct open_how how = {
-		        .flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
+		        .flags = (uint64_t)(flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY)),
 		        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
 		};
 		long r;

@@ -87,6 +87,13 @@ int main(void)
 		CHECK(!opens(fn, root, "../secret", 1));
 		CHECK(!opens(fn, root, "dir/../../secret", 1));
 	}
+	/* O_PATH works both ways too (the FastCGI router asks with it) */
+	for (int k = 0; k < 2; k++) {
+		int fd = fns[k](root, "dir/sub/b.txt", O_PATH, 0);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+	}
 	/* with openat2, follow lets links that stay inside through */
 	CHECK(opens(open_beneath, root, "link_in", 1));
 	CHECK(opens(open_beneath, root, "dirlink/sub/b.txt", 1));
