@@ -36,6 +36,7 @@
 
 enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
 
+#define SENDFILE_CHUNK (256u << 10)
 /* Work one connection may do per event before letting others run. */
 #define SEND_BUDGET (2u << 20)
 /* Room a new response needs in the write buffer before it is started: a
@@ -165,7 +166,8 @@ static void conn_close(struct conn *c)
 	timer_disarm(&c->timer);
 	release_xfer(c);
 	release_buffers(c);
-	loop_unwatch(c->srv->loop, &c->w);
+	/* no EPOLL_CTL_DEL: the socket is this process's alone, and closing it
+	 * takes it out of the epoll set */
 	close(c->w.fd);
 	c->w.fd = -1;
 	server_conn_release(c->srv, c);
@@ -362,7 +364,9 @@ static int send_response(struct conn *c, uint64_t *budget)
 		if (r != IO_DONE)
 			return r;
 		if (file_pending) {
-			size_t want = x->file_left > (1u << 30) ? (1u << 30) : (size_t)x->file_left;
+			/* 256 KiB a call: about what a socket takes at once, so calls
+			 * rarely end in EAGAIN and the pages stay warm in the cache */
+			size_t want = x->file_left > SENDFILE_CHUNK ? SENDFILE_CHUNK : (size_t)x->file_left;
 			if (want > *budget)
 				want = *budget;
 			off_t off = (off_t)x->file_off;

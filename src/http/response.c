@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "http/date.h"
 #include "core/log.h"
 #include "http/conn.h"
 #include "http/server.h"
@@ -79,10 +80,41 @@ void resp_start(struct conn *c, int status)
 	x->status = status;
 	x->resp_start = c->wbuf->len;
 	x->flags &= ~XF_OVERFLOW;
+	/* the hot path: no printf, just copies (status 100..599 is three digits) */
 	char line[128];
-	int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nServer: hearth\r\nDate: %s\r\n", status,
-	                 http_status_text(status), clock_cache.http_date);
-	put(c, line, (size_t)n);
+	size_t n = 0;
+	memcpy(line, "HTTP/1.1 ", 9);
+	n = 9;
+	line[n++] = (char)('0' + status / 100 % 10);
+	line[n++] = (char)('0' + status / 10 % 10);
+	line[n++] = (char)('0' + status % 10);
+	line[n++] = ' ';
+	const char *text = http_status_text(status);
+	size_t tl = strlen(text);
+	memcpy(line + n, text, tl);
+	n += tl;
+	static const char mid[] = "\r\nServer: hearth\r\nDate: ";
+	memcpy(line + n, mid, sizeof mid - 1);
+	n += sizeof mid - 1;
+	memcpy(line + n, clock_cache.http_date, HTTP_DATE_LEN);
+	n += HTTP_DATE_LEN;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	put(c, line, n);
+}
+
+/* Decimal digits of v into out (at least 21 bytes); returns the length. */
+static size_t u64_dec(uint64_t v, char *out)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
 }
 
 void resp_header_n(struct conn *c, const char *name, const char *value, size_t n)
@@ -126,8 +158,11 @@ int resp_end_head(struct conn *c, int64_t length)
 	if (!c->wbuf)
 		return -1;
 	if (x->status != 204 && x->status != 304 && x->status >= 200 && length >= 0) {
-		int n = snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)length);
-		put(c, line, (size_t)n);
+		memcpy(line, "Content-Length: ", 16);
+		size_t n = 16 + u64_dec((uint64_t)length, line + 16);
+		line[n++] = '\r';
+		line[n++] = '\n';
+		put(c, line, n);
 	}
 	if (x->flags & XF_CLOSE)
 		puts_(c, "Connection: close\r\n");
