@@ -21,6 +21,7 @@
 #include "http/conn.h"
 #include "core/clock.h"
 #include "http/beneath.h"
+#include "http/cond.h"
 #include "http/date.h"
 #include "http/filecache.h"
 #include "http/mime.h"
@@ -72,36 +73,6 @@ static void make_etag(const struct stat *st, char *out, size_t cap)
 {
 	snprintf(out, cap, "\"%llx.%lx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
 	         (unsigned long)st->st_mtim.tv_nsec, (unsigned long long)st->st_size);
-}
-
-/* Does the If-Match / If-None-Match list match etag? weak: weak comparison. */
-static int etag_list_match(struct span v, const char *etag, int weak)
-{
-	const char *p = v.p, *end = v.p + v.len;
-	size_t elen = strlen(etag);
-	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		if (p >= end)
-			break;
-		if (*p == '*')
-			return 1;
-		int is_weak = 0;
-		if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
-			is_weak = 1;
-			p += 2;
-		}
-		if (p >= end || *p != '"')
-			return 0; /* malformed: no match */
-		const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-		if (!q)
-			return 0;
-		size_t n = (size_t)(q - p + 1);
-		if ((weak || !is_weak) && n == elen && memcmp(p, etag, n) == 0)
-			return 1;
-		p = q + 1;
-	}
-	return 0;
 }
 
 /* ---- directory listing ---- */
@@ -337,7 +308,7 @@ static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const c
 	const struct http_head *h = &x->head;
 	/* RFC 9110 §13.2.2: the order of evaluation */
 	if (h->if_match.p) {
-		if (!etag_list_match(h->if_match, m->etag, 0)) {
+		if (!etag_list_match(h->if_match.p, h->if_match.len, m->etag, 0)) {
 			resp_error(c, 412);
 			return -1;
 		}
@@ -350,7 +321,7 @@ static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const c
 	}
 	int not_modified = 0;
 	if (h->if_none_match.p)
-		not_modified = etag_list_match(h->if_none_match, m->etag, 1);
+		not_modified = etag_list_match(h->if_none_match.p, h->if_none_match.len, m->etag, 1);
 	else if (h->if_modified_since.p) {
 		time_t t = http_date_parse(h->if_modified_since.p, h->if_modified_since.len);
 		not_modified = t != -1 && m->mtime <= t;

@@ -11,7 +11,9 @@
  *     "-n" with optional whitespace around, numbers up to 4611686018427387909,
  *     at most RANGE_MAX_SPECS specs, resolved against SIZE and merged;
  *   - http_date_parse(VALUE): never crashes; a valid date is in 1970..9999,
- *     and http_date_format() of it is 29 bytes that parse back to the same time.
+ *     and http_date_format() of it is 29 bytes that parse back to the same time;
+ *   - etag_list_match(VALUE) (If-Match / If-None-Match lists): never crashes,
+ *     a strong match is always a weak match too.
  *
  * Run: ./fuzz_range -max_total_time=60 tests/fuzz/corpus/range
  */
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/cond.h"
 #include "http/date.h"
 #include "http/range.h"
 
@@ -204,6 +207,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(v, data + at, len);
 	fuzz_range(v, len, rsize);
 	fuzz_date(v, len);
+	/* the conditional headers' entity-tag lists: a strong match is always a
+	 * weak one too */
+	static const char *const tags[] = {"\"abc\"", "\"\"", "\"6b09.0-13\""};
+	for (size_t i = 0; i < 3; i++) {
+		int strong = etag_list_match(v, len, tags[i], 0);
+		int weak = etag_list_match(v, len, tags[i], 1);
+		require(!strong || weak, "a strong entity-tag match that is not a weak one");
+	}
 	free(v);
 	return 0;
 }
