@@ -452,9 +452,19 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 			colon = (size_t)(colon - h->host.p) + 1 < hl ? colon + 1 : NULL;
 		param(&p, "SERVER_NAME", 11, h->host.p, colon ? (size_t)(colon - h->host.p) : hl);
 	}
+	/* the local address: the listener's own when it is bound to one (no
+	 * system call), else asked of the socket */
 	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof ss;
-	if (getsockname(c->w.fd, (struct sockaddr *)&ss, &sl) == 0) {
+	const struct listen_spec *ls = c->listener < c->srv->cfg->nlisten ? &c->srv->cfg->listen[c->listener] : NULL;
+	int known = 0;
+	if (ls && !ls->is_unix && ls->addr.ss_family == AF_INET &&
+	    ((const struct sockaddr_in *)&ls->addr)->sin_addr.s_addr != htonl(INADDR_ANY) &&
+	    ((const struct sockaddr_in *)&ls->addr)->sin_port != 0) {
+		memcpy(&ss, &ls->addr, sizeof(struct sockaddr_in));
+		known = 1;
+	}
+	if (known || getsockname(c->w.fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (!h->host.p || !h->host.len) {
 			sockaddr_format_host((struct sockaddr *)&ss, tmp, sizeof tmp);
 			param_s(&p, "SERVER_NAME", tmp);
@@ -586,8 +596,8 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 	int fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0 && errno != EINPROGRESS &&
-	    errno != EAGAIN) {
+	int done = connect(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) == 0;
+	if (!done && errno != EINPROGRESS && errno != EAGAIN) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -597,8 +607,9 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 		close(fd);
 		return -1;
 	}
-	f->state = F_CONNECT;
-	arm(f, f->tq_connect);
+	/* a Unix socket connects at once (or not at all): nothing to check later */
+	f->state = done ? F_STREAM : F_CONNECT;
+	arm(f, done ? f->tq_send : f->tq_connect);
 	waiting_set(st, f, 1);
 	return 0;
 }
