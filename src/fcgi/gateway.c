@@ -109,10 +109,17 @@ struct fcgi_state {
 	struct tqueue *queues;
 	unsigned nqueues;
 	struct tqueue tq_idle;
+	struct fcgi_idle *idle_free; /* spare entries: pooling allocates nothing per request */
 };
 
 static void on_upstream(struct loop *l, struct watch *w, uint32_t events);
 static void on_idle_timeout(struct loop *l, struct timer *t);
+
+static void idle_put(struct fcgi_state *st, struct fcgi_idle *d)
+{
+	d->next = st->idle_free;
+	st->idle_free = d;
+}
 
 /* The request's path, made safe for a log line (one at a time). */
 static const char *logpath(const struct xfer *x)
@@ -191,7 +198,7 @@ static void idle_close(struct fcgi_idle *d)
 	st->nidle--;
 	loop_unwatch(st->srv->loop, &d->w);
 	close(d->w.fd);
-	free(d);
+	idle_put(st, d);
 }
 
 void fcgi_server_free(struct server *s)
@@ -201,6 +208,11 @@ void fcgi_server_free(struct server *s)
 		return;
 	while (st->idle)
 		idle_close(st->idle);
+	while (st->idle_free) {
+		struct fcgi_idle *d = st->idle_free;
+		st->idle_free = d->next;
+		free(d);
+	}
 	while (st->free) {
 		struct fcgi_req *f = st->free;
 		st->free = f->next_free;
@@ -583,10 +595,10 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 			if (loop_rewatch(c->srv->loop, &f->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
 				loop_unwatch(c->srv->loop, &d->w);
 				close(fd);
-				free(d);
+				idle_put(st, d);
 				break;
 			}
-			free(d);
+			idle_put(st, d);
 			f->reused = 1;
 			f->state = F_STREAM;
 			arm(f, f->tq_send);
@@ -649,7 +661,13 @@ static void upstream_release(struct conn *c, struct fcgi_req *f)
 		upstream_close(f, 0);
 		return;
 	}
-	struct fcgi_idle *d = calloc(1, sizeof *d);
+	struct fcgi_idle *d = st->idle_free;
+	if (d)
+		st->idle_free = d->next;
+	else
+		d = malloc(sizeof *d);
+	if (d)
+		memset(d, 0, sizeof *d);
 	if (!d) {
 		upstream_close(f, 0);
 		return;
@@ -658,7 +676,7 @@ static void upstream_release(struct conn *c, struct fcgi_req *f)
 	d->st = st;
 	d->spec = &f->route->backends[f->backend];
 	if (loop_rewatch(c->srv->loop, &d->w, f->w.fd, EPOLLIN | EPOLLRDHUP, on_idle) < 0) {
-		free(d);
+		idle_put(st, d);
 		upstream_close(f, 0);
 		return;
 	}
