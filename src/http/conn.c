@@ -220,22 +220,11 @@ void conn_stop_idle(struct conn *c)
 
 /* ---- access log ---- */
 
+/* Untrusted bytes into the access log line at out (core/log.c escapes them);
+ * returns the length written. */
 static size_t log_escape(char *out, const char *s, size_t n, size_t cap)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 4 < cap; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		} else {
-			out[o++] = (char)ch;
-		}
-	}
-	return o;
+	return strlen(log_clean(out, cap, s, n));
 }
 
 static void access_log(struct conn *c, struct xfer *x)

@@ -418,6 +418,21 @@ static int serve_file(struct conn *c, int fd, const struct stat *st, size_t req_
 	return serve_meta(c, &m, fd, NULL);
 }
 
+/* OPTIONS (204 + Allow) and methods a file does not take (405) are answered
+ * here, closing fd; 1 when they were, 0 for GET and HEAD. */
+static int answered_by_method(struct conn *c, int fd)
+{
+	enum http_method m = c->x->head.method;
+	if (m == HTTP_M_GET || m == HTTP_M_HEAD)
+		return 0;
+	close(fd);
+	if (m == HTTP_M_OPTIONS)
+		options_response(c);
+	else
+		method_not_allowed(c);
+	return 1;
+}
+
 void static_handle(struct conn *c)
 {
 	struct xfer *x = c->x;
@@ -503,16 +518,8 @@ void static_handle(struct conn *c)
 				refuse(c, 403, "directory without index.html (see --listing)");
 				return;
 			}
-			if (h->method == HTTP_M_OPTIONS) {
-				close(fd);
-				options_response(c);
+			if (answered_by_method(c, fd))
 				return;
-			}
-			if (h->method != HTTP_M_GET && h->method != HTTP_M_HEAD) {
-				close(fd);
-				method_not_allowed(c);
-				return;
-			}
 			size_t len = 0;
 			char *html = make_listing(c, fd, &len);
 			close(fd);
@@ -530,16 +537,8 @@ void static_handle(struct conn *c)
 		refuse(c, 403, "not a regular file");
 		return;
 	}
-	if (h->method == HTTP_M_OPTIONS) {
-		close(fd);
-		options_response(c);
+	if (answered_by_method(c, fd))
 		return;
-	}
-	if (h->method != HTTP_M_GET && h->method != HTTP_M_HEAD) {
-		close(fd);
-		method_not_allowed(c);
-		return;
-	}
 	if (serve_file(c, fd, &st, req_len) < 0)
 		close(fd);
 }
