@@ -23,6 +23,21 @@ static void raise_nofile(void)
 	}
 }
 
+/* Settings from the file and argv: -1 to go on, else the exit status
+ * (--help/--version printed: 0; a bad flag: 2; a bad file: 1). */
+static int load(struct settings *cfg, int argc, char **argv)
+{
+	char err[600];
+	int r = conf_load(cfg, argc, argv, err, sizeof err);
+	if (r == 1)
+		return 0;
+	if (r == 3) {
+		fprintf(stderr, "hearth: %s\n", err);
+		return 1;
+	}
+	return r == 2 ? 2 : -1;
+}
+
 /* hearth status [--json] | top | ctl VERB: clients of the control socket,
  * which they find through the same flags as the server (--control,
  * --pid-file, -c FILE). */
@@ -45,17 +60,11 @@ static int run_client(int argc, char **argv)
 			fargv[fargc++] = argv[i];
 	}
 	static struct settings cfg;
-	char err[600], path[512];
-	int r = conf_load(&cfg, fargc, fargv, err, sizeof err);
+	char path[512];
+	int r = load(&cfg, fargc, fargv);
 	free(fargv);
-	if (r == 1)
-		return 0;
-	if (r == 2)
-		return 2;
-	if (r == 3) {
-		fprintf(stderr, "hearth: %s\n", err);
-		return 1;
-	}
+	if (r >= 0)
+		return r;
 	conf_control_path(&cfg, path, sizeof path);
 	if (!path[0]) {
 		fprintf(stderr, "hearth: %s: the control socket is off (--control off)\n", cmd);
@@ -97,16 +106,9 @@ int main(int argc, char **argv)
 	if (!args)
 		return 1;
 	static struct settings cfg;
-	char err[600];
-	int r = conf_load(&cfg, argc, args, err, sizeof err);
-	if (r == 1)
-		return 0;
-	if (r == 2)
-		return 2;
-	if (r == 3) {
-		fprintf(stderr, "hearth: %s\n", err);
-		return 1;
-	}
+	int r = load(&cfg, argc, args);
+	if (r >= 0)
+		return r;
 	if (cfg.signal)
 		return master_signal(&cfg);
 	if (cfg.test_only)
