@@ -4,6 +4,7 @@ master, permissions, and garbage that must not hurt it."""
 import http.client
 import os
 import pwd
+import shutil
 import socket
 import struct
 import subprocess
@@ -282,8 +283,16 @@ class ControlTest(unittest.TestCase):
     @unittest.skipUnless(os.geteuid() == 0, "needs root to act as another user")
     def test_another_user_is_refused(self):
         nobody = pwd.getpwnam("nobody")
+        # nobody may not be able to reach the build directory (a checkout in a
+        # 0700 folder): run a copy from a folder everyone can enter
+        bindir = tempfile.mkdtemp(prefix="hearth-bin-")
+        self.addCleanup(shutil.rmtree, bindir, True)
+        os.chmod(bindir, 0o755)
+        client = os.path.join(bindir, "hearth")
+        shutil.copy(BIN, client)
+        os.chmod(client, 0o755)
         # the file mode alone keeps them out...
-        r = subprocess.run([BIN, "status", "--control", self.ctl], capture_output=True, text=True,
+        r = subprocess.run([client, "status", "--control", self.ctl], capture_output=True, text=True,
                            user=nobody.pw_uid, group=nobody.pw_gid, timeout=10)
         self.assertEqual(r.returncode, 1)
         self.assertIn("permission denied", r.stderr)
