@@ -456,6 +456,7 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 	r->read_timeout_ms = FCGI_DEFAULT_READ_MS;
 	r->send_timeout_ms = FCGI_DEFAULT_SEND_MS;
 	r->max_header = FCGI_DEFAULT_MAX_HEADER;
+	int queue_timeout_set = 0;
 	for (int i = 0; i < nitems; i++) {
 		const char *it = items[i];
 		const char *eq = strchr(it, '=');
@@ -477,9 +478,18 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 				if (!bad && (size < 1024 || size > (1u << 20)))
 					bad = -1;
 				r->max_header = (uint32_t)size;
+			} else if (kl == 9 && !strncmp(it, "max-conns", kl)) {
+				char *end;
+				errno = 0;
+				unsigned long v = strtoul(val, &end, 10);
+				bad = !*val || *end || errno || v > FCGI_MAX_CONNS_LIMIT || *val == '-' || *val == '+';
+				r->max_conns = (uint32_t)v;
+			} else if (kl == 13 && !strncmp(it, "queue-timeout", kl)) {
+				bad = conf_parse_seconds(val, &r->queue_timeout_ms);
+				queue_timeout_set = 1;
 			} else {
 				snprintf(err, errlen, "unknown option '%.*s' (connect-timeout, read-timeout, send-timeout, "
-				                      "max-body, max-header)", (int)kl, it);
+				                      "max-body, max-header, max-conns, queue-timeout)", (int)kl, it);
 				return -1;
 			}
 			if (bad) {
@@ -505,6 +515,8 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 		snprintf(err, errlen, "no backend for '%s'", pattern);
 		return -1;
 	}
+	if (!queue_timeout_set)
+		r->queue_timeout_ms = r->read_timeout_ms; /* as long as the backend's own queue would take */
 	site->nroutes++;
 	return 0;
 }

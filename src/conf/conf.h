@@ -55,12 +55,15 @@ struct fcgi_route {
 	uint32_t send_timeout_ms;
 	uint64_t max_body;   /* 0: the server's max-body-size */
 	uint32_t max_header; /* CGI response head */
+	uint32_t max_conns;  /* per worker and backend; 0: no limit */
+	uint32_t queue_timeout_ms; /* waiting for a connection when max_conns are busy */
 };
 
 #define FCGI_DEFAULT_CONNECT_MS 5000u
 #define FCGI_DEFAULT_READ_MS 60000u
 #define FCGI_DEFAULT_SEND_MS 60000u
 #define FCGI_DEFAULT_MAX_HEADER (64u * 1024u)
+#define FCGI_MAX_CONNS_LIMIT 4096u
 
 /* A virtual host. Fields left unset (-1 / NULL) in the file inherit the
  * top-level values when conf_finish() runs. */

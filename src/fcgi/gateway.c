@@ -41,14 +41,14 @@
 #define STDERR_LOG_MAX 65536u /* STDERR bytes logged per request */
 #define MAX_REDIRECTS 5
 
-enum fstate { F_SPOOL, F_CONNECT, F_STREAM, F_FAILED };
+enum fstate { F_SPOOL, F_QUEUED, F_CONNECT, F_STREAM, F_FAILED };
 enum body_mode { BM_LENGTH, BM_CHUNKED, BM_CLOSE, BM_NONE };
 
 struct fcgi_idle {
 	struct watch w;
 	struct timer timer;
 	struct fcgi_state *st;
-	const struct listen_spec *spec;
+	struct fcgi_backend *b;
 	struct fcgi_idle *next;
 };
 
@@ -58,10 +58,11 @@ struct fcgi_req {
 	struct conn *conn;
 	const struct fcgi_route *route;
 	struct fcgi_req *next_free;
+	struct fcgi_req *qnext; /* in its backend's queue (F_QUEUED) */
 	enum fstate state;
 	unsigned backend, tries;
 	int reused;         /* the connection came from the pool */
-	int waiting;        /* counted in fcgi_state.waiting (a new connection, no output yet) */
+	int waiting;        /* counted in its backend's fresh (a new connection, no output yet) */
 	int got_output;     /* any byte from the application */
 	int timed_out;
 	int status;         /* error to answer with, when failing before the head */
@@ -85,22 +86,33 @@ struct fcgi_req {
 	size_t pend_len;
 	uint32_t stderr_logged;
 	unsigned redirects;
-	struct tqueue *tq_connect, *tq_read, *tq_send;
+	struct tqueue *tq_connect, *tq_read, *tq_send, *tq_queue;
 };
 
-/* Requests waiting for their first byte on a new backend connection. An
- * application like php-fpm gives each FCGI_KEEP_CONN connection a child of
- * its own until the connection closes, so while somebody waits on a new
- * connection, finished connections are closed rather than pooled: their
- * children are then free to take the waiting one. */
-#define WAIT_SLOTS 64
-struct fcgi_waiting {
+/* Per worker and backend (a route's address): the connections open to it,
+ * in use or idle; the requests waiting for their first byte on a new
+ * connection; and, when the route sets max-conns, the requests waiting for
+ * one of its connections.
+ *
+ * An application like php-fpm gives each FCGI_KEEP_CONN connection a child
+ * of its own until the connection closes. Without max-conns, while somebody
+ * waits on a new connection, finished connections are therefore closed
+ * rather than pooled: their children are then free to take the waiting one.
+ * With max-conns (no more than the application serves at once, per worker),
+ * a finished connection goes straight to the next queued request: under
+ * load, no connection is opened or closed per request. */
+struct fcgi_backend {
 	const struct listen_spec *spec;
-	unsigned n;
+	unsigned max;   /* the route's max-conns; 0: no limit */
+	unsigned open;  /* connections: in use and idle */
+	unsigned fresh; /* requests on a new connection with no output yet */
+	unsigned nidle;
+	struct fcgi_req *qhead, *qtail;
 };
 
 struct fcgi_state {
-	struct fcgi_waiting waiting[WAIT_SLOTS];
+	struct fcgi_backend *backs;
+	unsigned nbacks;
 	struct server *srv;
 	struct fcgi_req *free;
 	struct fcgi_idle *idle;
@@ -114,6 +126,16 @@ struct fcgi_state {
 
 static void on_upstream(struct loop *l, struct watch *w, uint32_t events);
 static void on_idle_timeout(struct loop *l, struct timer *t);
+static void backend_freed(struct fcgi_state *st, struct fcgi_backend *b);
+
+static struct fcgi_backend *backend_of(struct fcgi_state *st, const struct fcgi_req *f)
+{
+	const struct listen_spec *spec = &f->route->backends[f->backend];
+	for (unsigned i = 0; i < st->nbacks; i++)
+		if (st->backs[i].spec == spec)
+			return &st->backs[i];
+	return NULL; /* not reached: every route's backends are in the table */
+}
 
 static void idle_put(struct fcgi_state *st, struct fcgi_idle *d)
 {
@@ -154,14 +176,16 @@ int fcgi_server_init(struct server *s)
 		return -1;
 	st->srv = s;
 	/* one FIFO timer queue per distinct timeout length in the routes */
-	uint32_t ms[3 * CONF_MAX_ROUTES * (CONF_MAX_SITES + 1)];
-	unsigned n = 0;
+	uint32_t ms[4 * CONF_MAX_ROUTES * (CONF_MAX_SITES + 1)];
+	unsigned n = 0, nb = 0;
 	for (unsigned i = 0; i <= cfg->nsites; i++) {
 		const struct site_conf *site = i == cfg->nsites ? &cfg->top : &cfg->sites[i];
 		for (unsigned r = 0; r < site->nroutes; r++) {
-			uint32_t v[3] = {site->routes[r].connect_timeout_ms, site->routes[r].read_timeout_ms,
-			                 site->routes[r].send_timeout_ms};
-			for (int k = 0; k < 3; k++) {
+			const struct fcgi_route *rt = &site->routes[r];
+			nb += rt->nbackends;
+			uint32_t v[4] = {rt->connect_timeout_ms, rt->read_timeout_ms, rt->send_timeout_ms,
+			                 rt->queue_timeout_ms};
+			for (int k = 0; k < 4; k++) {
 				int seen = 0;
 				for (unsigned j = 0; j < n; j++)
 					seen |= ms[j] == v[k];
@@ -171,9 +195,29 @@ int fcgi_server_init(struct server *s)
 		}
 	}
 	st->queues = calloc(n ? n : 1, sizeof *st->queues);
-	if (!st->queues) {
+	st->backs = calloc(nb ? nb : 1, sizeof *st->backs);
+	if (!st->queues || !st->backs) {
+		free(st->queues);
+		free(st->backs);
 		free(st);
 		return -1;
+	}
+	/* one entry per backend address of each route (sites may share the
+	 * top level's routes: the same specs, counted once) */
+	for (unsigned i = 0; i <= cfg->nsites; i++) {
+		const struct site_conf *site = i == cfg->nsites ? &cfg->top : &cfg->sites[i];
+		for (unsigned r = 0; r < site->nroutes; r++)
+			for (unsigned k = 0; k < site->routes[r].nbackends; k++) {
+				const struct listen_spec *spec = &site->routes[r].backends[k];
+				unsigned j = 0;
+				while (j < st->nbacks && st->backs[j].spec != spec)
+					j++;
+				if (j == st->nbacks) {
+					st->backs[j].spec = spec;
+					st->backs[j].max = site->routes[r].max_conns;
+					st->nbacks++;
+				}
+			}
 	}
 	for (unsigned i = 0; i < n; i++)
 		tqueue_init(s->loop, &st->queues[i], ms[i], on_upstream_timeout);
@@ -196,9 +240,12 @@ static void idle_close(struct fcgi_idle *d)
 	if (*pp)
 		*pp = d->next;
 	st->nidle--;
+	d->b->nidle--;
+	d->b->open--;
 	loop_unwatch(st->srv->loop, &d->w);
 	close(d->w.fd);
 	idle_put(st, d);
+	backend_freed(st, d->b);
 }
 
 void fcgi_server_free(struct server *s)
@@ -219,6 +266,7 @@ void fcgi_server_free(struct server *s)
 		free(f);
 	}
 	free(st->queues);
+	free(st->backs);
 	free(st);
 	s->fcgi = NULL;
 }
@@ -232,32 +280,41 @@ static void on_idle(struct loop *l, struct watch *w, uint32_t events)
 	idle_close(container_of(w, struct fcgi_idle, w));
 }
 
-static struct fcgi_waiting *waiting_slot(struct fcgi_state *st, const struct listen_spec *spec, int add)
-{
-	struct fcgi_waiting *free_slot = NULL;
-	for (int i = 0; i < WAIT_SLOTS; i++) {
-		if (st->waiting[i].spec == spec)
-			return &st->waiting[i];
-		if (!st->waiting[i].spec && !free_slot)
-			free_slot = &st->waiting[i];
-	}
-	if (add && free_slot)
-		free_slot->spec = spec;
-	return add ? free_slot : NULL;
-}
-
 static void waiting_set(struct fcgi_state *st, struct fcgi_req *f, int on)
 {
 	if (f->waiting == on)
 		return;
-	struct fcgi_waiting *w = waiting_slot(st, &f->route->backends[f->backend], on);
-	if (!w)
+	struct fcgi_backend *b = backend_of(st, f);
+	if (!b)
 		return;
 	f->waiting = on;
 	if (on)
-		w->n++;
-	else if (w->n && --w->n == 0)
-		w->spec = NULL;
+		b->fresh++;
+	else if (b->fresh)
+		b->fresh--;
+}
+
+static void queue_remove(struct fcgi_backend *b, struct fcgi_req *f)
+{
+	struct fcgi_req **pp = &b->qhead, *prev = NULL;
+	while (*pp && *pp != f) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (!*pp)
+		return;
+	*pp = f->qnext;
+	if (b->qtail == f)
+		b->qtail = prev;
+	f->qnext = NULL;
+}
+
+static struct fcgi_req *queue_pop(struct fcgi_backend *b)
+{
+	struct fcgi_req *f = b->qhead;
+	if (f)
+		queue_remove(b, f);
+	return f;
 }
 
 /* ---- routing ---- */
@@ -567,6 +624,10 @@ static void upstream_close(struct fcgi_req *f, int abort_request)
 	loop_unwatch(f->conn->srv->loop, &f->w);
 	close(f->w.fd);
 	f->w.fd = -1;
+	struct fcgi_state *st = f->conn->srv->fcgi;
+	struct fcgi_backend *b = backend_of(st, f);
+	b->open--;
+	backend_freed(st, b);
 }
 
 static void arm(struct fcgi_req *f, struct tqueue *q)
@@ -580,10 +641,11 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 {
 	struct fcgi_state *st = c->srv->fcgi;
 	const struct listen_spec *spec = &f->route->backends[f->backend];
+	struct fcgi_backend *b = backend_of(st, f);
 	f->reused = 0;
 	if (f->tries == 0) { /* a retry after a stale pooled connection goes fresh */
 		for (struct fcgi_idle *d = st->idle; d; d = d->next) {
-			if (d->spec != spec)
+			if (d->b != b)
 				continue;
 			int fd = d->w.fd;
 			struct fcgi_idle **pp = &st->idle;
@@ -591,11 +653,13 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 				pp = &(*pp)->next;
 			*pp = d->next;
 			st->nidle--;
+			b->nidle--;
 			timer_disarm(&d->timer);
 			if (loop_rewatch(c->srv->loop, &f->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
 				loop_unwatch(c->srv->loop, &d->w);
 				close(fd);
 				idle_put(st, d);
+				b->open--;
 				break;
 			}
 			idle_put(st, d);
@@ -604,6 +668,18 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 			arm(f, f->tq_send);
 			return 0;
 		}
+	}
+	if (b->max && b->open >= b->max) {
+		/* every connection the route allows is busy: wait for one */
+		f->state = F_QUEUED;
+		f->qnext = NULL;
+		if (b->qtail)
+			b->qtail->qnext = f;
+		else
+			b->qhead = f;
+		b->qtail = f;
+		arm(f, f->tq_queue);
+		return 0;
 	}
 	int fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -619,6 +695,7 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 		close(fd);
 		return -1;
 	}
+	b->open++;
 	/* a Unix socket connects at once (or not at all): nothing to check later */
 	f->state = done ? F_STREAM : F_CONNECT;
 	arm(f, done ? f->tq_send : f->tq_connect);
@@ -630,6 +707,14 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 static int connect_any(struct conn *c, struct fcgi_req *f)
 {
 	const struct fcgi_route *r = f->route;
+	/* with max-conns, prefer a backend with a free connection or room for
+	 * one; when all are busy, the request queues at the first */
+	for (unsigned n = 0; n < r->nbackends; n++) {
+		const struct fcgi_backend *b = backend_of(c->srv->fcgi, f);
+		if (!b->max || b->nidle || b->open < b->max)
+			break;
+		f->backend = (f->backend + 1) % r->nbackends;
+	}
 	for (unsigned n = 0; n < r->nbackends; n++) {
 		if (upstream_connect(c, f) == 0)
 			return 0;
@@ -646,18 +731,57 @@ static void on_upstream(struct loop *l, struct watch *w, uint32_t events)
 	conn_kick(container_of(w, struct fcgi_req, w)->conn);
 }
 
-/* Keep the connection for the next request, if it is clean. */
+/* A connection to b closed: queued requests may open new ones. */
+static void backend_freed(struct fcgi_state *st, struct fcgi_backend *b)
+{
+	while (b->qhead && (!b->max || b->open < b->max)) {
+		struct fcgi_req *q = queue_pop(b);
+		timer_disarm(&q->timer);
+		q->state = F_CONNECT;
+		if (connect_any(q->conn, q) < 0) {
+			q->status = 502;
+			q->state = F_FAILED;
+		}
+		conn_later(q->conn);
+	}
+	(void)st;
+}
+
+/* Give the clean connection f holds to the request q queued for it. */
+static int hand_over(struct conn *c, struct fcgi_req *f, struct fcgi_backend *b)
+{
+	struct fcgi_req *q = queue_pop(b);
+	timer_disarm(&q->timer);
+	if (loop_rewatch(c->srv->loop, &q->w, f->w.fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
+		q->w.fd = -1;
+		q->qnext = b->qhead; /* first in line for the next connection */
+		b->qhead = q;
+		if (!b->qtail)
+			b->qtail = q;
+		return -1;
+	}
+	timer_disarm(&f->timer);
+	f->w.fd = -1;
+	q->reused = 1;
+	q->state = F_STREAM;
+	arm(q, q->tq_send);
+	conn_later(q->conn);
+	return 0;
+}
+
+/* Keep the connection for the next request, if it is clean: the next
+ * queued one, else the pool. */
 static void upstream_release(struct conn *c, struct fcgi_req *f)
 {
 	struct fcgi_state *st = c->srv->fcgi;
+	struct fcgi_backend *b = backend_of(st, f);
 	waiting_set(st, f, 0);
-	const struct fcgi_waiting *w = waiting_slot(st, &f->route->backends[f->backend], 0);
 	int clean = f->ended && f->protocol_status == FCGI_REQUEST_COMPLETE && buf_avail(f->ubuf) == 0 &&
-	            buf_avail(f->ibuf) == 0 && !c->srv->stopping && !(w && w->n);
-	unsigned same = 0;
-	for (struct fcgi_idle *e = st->idle; e; e = e->next)
-		same += e->spec == &f->route->backends[f->backend];
-	if (!clean || st->nidle >= POOL_MAX_IDLE || same >= POOL_MAX_PER_BACKEND) {
+	            buf_avail(f->ibuf) == 0;
+	if (clean && b->qhead && hand_over(c, f, b) == 0)
+		return;
+	if (!clean || c->srv->stopping || (!b->max && b->fresh) || st->nidle >= POOL_MAX_IDLE ||
+	    b->nidle >= (b->max ? b->max : POOL_MAX_PER_BACKEND)) {
 		upstream_close(f, 0);
 		return;
 	}
@@ -674,7 +798,7 @@ static void upstream_release(struct conn *c, struct fcgi_req *f)
 	}
 	timer_disarm(&f->timer);
 	d->st = st;
-	d->spec = &f->route->backends[f->backend];
+	d->b = b;
 	if (loop_rewatch(c->srv->loop, &d->w, f->w.fd, EPOLLIN | EPOLLRDHUP, on_idle) < 0) {
 		idle_put(st, d);
 		upstream_close(f, 0);
@@ -683,6 +807,7 @@ static void upstream_release(struct conn *c, struct fcgi_req *f)
 	d->next = st->idle;
 	st->idle = d;
 	st->nidle++;
+	b->nidle++;
 	timer_arm(&st->tq_idle, &d->timer);
 	f->w.fd = -1;
 }
@@ -709,6 +834,8 @@ void fcgi_release(struct conn *c)
 	if (!f)
 		return;
 	struct server *s = c->srv;
+	if (f->state == F_QUEUED)
+		queue_remove(backend_of(s->fcgi, f), f);
 	if (f->w.fd >= 0) {
 		if (f->ended && !f->pend_len)
 			upstream_release(c, f);
@@ -732,6 +859,7 @@ static void setup_queues(struct fcgi_state *st, struct fcgi_req *f)
 	f->tq_connect = queue_for(st, f->route->connect_timeout_ms);
 	f->tq_read = queue_for(st, f->route->read_timeout_ms);
 	f->tq_send = queue_for(st, f->route->send_timeout_ms);
+	f->tq_queue = queue_for(st, f->route->queue_timeout_ms);
 }
 
 int fcgi_start(struct conn *c)
@@ -1288,7 +1416,7 @@ static int restart_fresh(struct conn *c, struct fcgi_req *f)
  * peek leaves pipelined requests where they are.) */
 static int client_gone(struct conn *c, struct fcgi_req *f)
 {
-	if (!(c->flags & CF_RDHUP) || (!f->stdin_done && f->state != F_CONNECT))
+	if (!(c->flags & CF_RDHUP) || (!f->stdin_done && f->state != F_CONNECT && f->state != F_QUEUED))
 		return 0;
 	if (c->rbuf && client_body_avail(c))
 		return 0;
@@ -1314,6 +1442,14 @@ int fcgi_drive(struct conn *c)
 			return fail_now(c, f);
 		if (f->timed_out) {
 			f->timed_out = 0;
+			if (f->state == F_QUEUED) {
+				queue_remove(backend_of(c->srv->fcgi, f), f);
+				f->state = F_FAILED;
+				log_warn("FastCGI %s: no connection free within queue-timeout (max-conns %u) for \"%s\"",
+				         f->route->backends[f->backend].text, f->route->max_conns, logpath(x));
+				f->status = 503;
+				return fail_now(c, f);
+			}
 			if (f->state == F_CONNECT) {
 				log_warn("FastCGI %s: connect timeout", f->route->backends[f->backend].text);
 				upstream_close(f, 0);

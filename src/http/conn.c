@@ -910,6 +910,14 @@ void conn_kick(struct conn *c)
 		conn_run(c);
 }
 
+void conn_later(struct conn *c)
+{
+	if (c->flags & CF_CLOSED)
+		return;
+	make_ready(c);
+	loop_set_pending(c->srv->loop);
+}
+
 void conn_resume(struct conn *c)
 {
 	c->flags &= (uint8_t)~CF_READY;

@@ -165,6 +165,7 @@ int conn_read(struct conn *c);
 int conn_flush(struct conn *c, int more);
 /* Run the connection's state machine (after events on its upstream). */
 void conn_kick(struct conn *c);
+void conn_later(struct conn *c); /* run at the end of this loop turn */
 
 /* ---- used by handlers and the response code ---- */
 /* The static-file handler (static.c). */
