@@ -900,6 +900,81 @@ class SeparateServersTest(GatewayCase):
         self.assertEqual(stuck, {}, "requests stuck behind idle pooled connections (the backend "
                          "accepted %d connections; hearth opened more)" % app.accepts)
 
+    def test_max_conns_queue_reuses_connections(self):
+        """max-conns=2 in front of a backend that serves 2 connections at once:
+        12 clients at once all get answers, over the same 2 backend
+        connections (queued requests take a finished connection; none is
+        opened or closed per request)."""
+        app = FcgiApp("unix:" + os.path.join(self.dir, "limited.sock"), max_conns=2).start()
+        self.apps.append(app)
+        h = self.start("--fastcgi", "*.fcgi=%s,max-conns=2" % app.address)
+        results = []
+
+        def worker(k):
+            for i in range(5):
+                try:
+                    doc = echo(h.address(), "/sleep.fcgi?secs=0.02&k=%d&i=%d" % (k, i))
+                    results.append((200, doc["params"]["QUERY_STRING"], doc["keep_conn"]))
+                except Exception as e:  # noqa: BLE001 - reported below
+                    results.append((None, repr(e), None))
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 60)
+        self.assertEqual([r for r in results if r[0] != 200], [])
+        self.assertEqual(len(set(q for _, q, _ in results)), 60)
+        self.assertTrue(all(k for _, _, k in results), "FCGI_KEEP_CONN not asked for")
+        self.assertLessEqual(app.accepts, 2, "hearth opened more connections than max-conns")
+
+    def test_queue_timeout_503(self):
+        """Every allowed connection busy for longer than queue-timeout: the
+        waiting request gets 503; the busy one finishes; later ones work."""
+        h = self.start("--fastcgi", "*.fcgi=%s,max-conns=1,queue-timeout=1" % self.sock)
+        slow = {}
+
+        def long_one():
+            slow["st"] = get(h.address(), "/sleep.fcgi?secs=3&slow=1", timeout=10)[0]
+        t = threading.Thread(target=long_one)
+        t.start()
+        try:
+            self.assertTrue(wait_until(lambda: "/sleep.fcgi?secs=3&slow=1" in self.app.uris(), 5))
+            t0 = time.monotonic()
+            st, _, _, _, _ = get(h.address(), "/echo.fcgi?queued=1", timeout=10)
+            waited = time.monotonic() - t0
+        finally:
+            t.join(15)
+        self.assertEqual(st, 503)
+        self.assertGreater(waited, 0.8)
+        self.assertLess(waited, 2.9, "the queued request waited for the busy one instead of timing out")
+        self.assertEqual(slow.get("st"), 200)
+        self.assertNotIn("/echo.fcgi?queued=1", self.app.uris(), "a timed-out queued request reached the app")
+        self.assertIn("queue-timeout", h.stderr_text())
+        self.assertEqual(echo(h.address(), "/echo.fcgi?after=1")["params"]["QUERY_STRING"], "after=1")
+
+    def test_client_leaves_while_queued(self):
+        """A client that gives up while its request waits in the queue: the
+        request is dropped from the queue and never reaches the application."""
+        h = self.start("--fastcgi", "*.fcgi=%s,max-conns=1" % self.sock)
+        slow = {}
+
+        def long_one():
+            slow["st"] = get(h.address(), "/sleep.fcgi?secs=1.5&slow=2", timeout=10)[0]
+        t = threading.Thread(target=long_one)
+        t.start()
+        try:
+            self.assertTrue(wait_until(lambda: "/sleep.fcgi?secs=1.5&slow=2" in self.app.uris(), 5))
+            s = socket.create_connection(h.address(), timeout=10)
+            s.sendall(b"GET /echo.fcgi?gone=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.close()
+        finally:
+            t.join(15)
+        self.assertEqual(slow.get("st"), 200)
+        self.assertEqual(echo(h.address(), "/echo.fcgi?after=2")["params"]["QUERY_STRING"], "after=2")
+        self.assertNotIn("/echo.fcgi?gone=1", self.app.uris())
+        self.assertAlive(h)
+
     def test_prefix_mount(self):
         h = self.start("--fastcgi", "/app/=" + self.sock)
         target = "/app/some/th%69ng?q=1"

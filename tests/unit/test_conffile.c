@@ -302,6 +302,16 @@ static void test_limits(void)
 static void test_apply_errors(void)
 {
 	expect_apply_error("unknown directive", "workers 2;\n\nbogus 1 2;\n", FNAME ":3: bogus: ", "unknown directive");
+	expect_apply_error("max-conns not a number", "fastcgi *.php unix:/s max-conns=x;\n", FNAME ":1: fastcgi: ",
+	                   "invalid value in 'max-conns=x'");
+	expect_apply_error("max-conns negative", "fastcgi *.php unix:/s max-conns=-1;\n", FNAME ":1: fastcgi: ",
+	                   "invalid value");
+	expect_apply_error("max-conns too large", "fastcgi *.php unix:/s max-conns=4097;\n", FNAME ":1: fastcgi: ",
+	                   "invalid value");
+	expect_apply_error("queue-timeout", "fastcgi *.php unix:/s queue-timeout=soon;\n", FNAME ":1: fastcgi: ",
+	                   "invalid value");
+	expect_apply_error("unknown fastcgi option", "fastcgi *.php unix:/s max-children=2;\n",
+	                   FNAME ":1: fastcgi: ", "unknown option 'max-children'");
 	expect_apply_error("unknown quoted directive", "\"work ers\" 2;\n", FNAME ":1: work ers: ",
 	                   "unknown directive");
 	expect_apply_error("empty name", "\"\" 2;\n", FNAME ":1: : ", "unknown directive");
@@ -462,7 +472,9 @@ static void test_every_directive(void)
 	                           "access-log off;\n"
 	                           "error-log \"/var/log/hearth/error log\";\n"
 	                           "log-level warn;\n"
-	                           "mime-types /etc/hearth/mime.types;\n";
+	                           "mime-types /etc/hearth/mime.types;\n"
+	                           "fastcgi *.php unix:/run/php.sock 127.0.0.1:9000 read-timeout=30 max-conns=3;\n"
+	                           "fastcgi /app/ unix:/run/app.sock queue-timeout=2.5 connect-timeout=1;\n";
 	settings_init(&s);
 	check_context("every directive");
 	if (!CHECK_EQ_INT(parse_str(&s, text, err, sizeof err), 0)) {
@@ -501,6 +513,19 @@ static void test_every_directive(void)
 	CHECK_EQ_STR(s.error_log, "/var/log/hearth/error log");
 	CHECK_EQ_INT(s.log_level, LOG_WARN);
 	CHECK_EQ_STR(s.mime_types, "/etc/hearth/mime.types");
+	if (CHECK_EQ_INT(s.top.nroutes, 2)) {
+		const struct fcgi_route *r = &s.top.routes[0];
+		CHECK_EQ_STR(r->pattern, "*.php");
+		CHECK_EQ_INT(r->nbackends, 2);
+		CHECK_EQ_U64(r->max_conns, 3);
+		CHECK_EQ_U64(r->read_timeout_ms, 30000);
+		CHECK_EQ_U64(r->queue_timeout_ms, 30000); /* as long as the read timeout */
+		r = &s.top.routes[1];
+		CHECK_EQ_U64(r->max_conns, 0);
+		CHECK_EQ_U64(r->queue_timeout_ms, 2500);
+		CHECK_EQ_U64(r->connect_timeout_ms, 1000);
+		CHECK_EQ_U64(r->read_timeout_ms, FCGI_DEFAULT_READ_MS);
+	}
 	CHECK_EQ_INT(s.nsites, 0);
 	settings_free(&s);
 	check_context(NULL);
