@@ -44,16 +44,26 @@
 enum fstate { F_SPOOL, F_QUEUED, F_CONNECT, F_STREAM, F_FAILED };
 enum body_mode { BM_LENGTH, BM_CHUNKED, BM_CLOSE, BM_NONE };
 
-struct fcgi_idle {
+/* A connection to a backend. It is registered with epoll once, for reads
+ * and writes (edge-triggered), for its whole life: going from a request to
+ * the pool, from the pool to a request, or from one request straight to the
+ * next changes nothing in the kernel. */
+struct fcgi_up {
 	struct watch w;
-	struct timer timer;
+	struct timer timer; /* idle in the pool */
 	struct fcgi_state *st;
 	struct fcgi_backend *b;
-	struct fcgi_idle *next;
+	struct fcgi_req *req; /* using it; NULL: idle */
+	struct fcgi_up *next; /* the pool, or the free list */
+	/* Bytes may wait to be read: set by a readable event, cleared by a read
+	 * that found the socket drained (EAGAIN, or less than it asked for), so
+	 * a request just sent does not try a read that cannot succeed yet. The
+	 * peer's FIN, once reported, keeps reads going (hup) until they see it. */
+	uint8_t readable, hup;
 };
 
 struct fcgi_req {
-	struct watch w; /* the backend connection */
+	struct fcgi_up *up; /* the backend connection */
 	struct timer timer;
 	struct conn *conn;
 	const struct fcgi_route *route;
@@ -81,6 +91,7 @@ struct fcgi_req {
 	uint64_t spool_size, spool_off;
 	int spooled;
 	int ended; /* END_REQUEST parsed */
+	int last_chunk; /* the chunked body's terminator is in the write buffer */
 	uint8_t protocol_status;
 	const uint8_t *pend; /* STDOUT bytes parsed but not yet in the write buffer */
 	size_t pend_len;
@@ -110,21 +121,33 @@ struct fcgi_backend {
 	struct fcgi_req *qhead, *qtail;
 };
 
+/* Script paths found to be files, per worker (see is_script). */
+#define SCRIPT_CACHE 256
+#define SCRIPT_PATH_MAX 230
+struct script_seen {
+	uint64_t checked_ms;
+	const struct site_conf *site;
+	uint32_t hash;
+	uint16_t len;
+	char path[SCRIPT_PATH_MAX];
+};
+
 struct fcgi_state {
+	struct script_seen *scripts; /* SCRIPT_CACHE entries, allocated on first use */
 	struct fcgi_backend *backs;
 	unsigned nbacks;
 	struct server *srv;
 	struct fcgi_req *free;
-	struct fcgi_idle *idle;
+	struct fcgi_up *idle;
 	unsigned nidle;
 	unsigned rr;
 	struct tqueue *queues;
 	unsigned nqueues;
 	struct tqueue tq_idle;
-	struct fcgi_idle *idle_free; /* spare entries: pooling allocates nothing per request */
+	struct fcgi_up *idle_free; /* spare entries: pooling allocates nothing per request */
 };
 
-static void on_upstream(struct loop *l, struct watch *w, uint32_t events);
+static void on_up(struct loop *l, struct watch *w, uint32_t events);
 static void on_idle_timeout(struct loop *l, struct timer *t);
 static void backend_freed(struct fcgi_state *st, struct fcgi_backend *b);
 
@@ -137,7 +160,7 @@ static struct fcgi_backend *backend_of(struct fcgi_state *st, const struct fcgi_
 	return NULL; /* not reached: every route's backends are in the table */
 }
 
-static void idle_put(struct fcgi_state *st, struct fcgi_idle *d)
+static void idle_put(struct fcgi_state *st, struct fcgi_up *d)
 {
 	d->next = st->idle_free;
 	st->idle_free = d;
@@ -230,22 +253,31 @@ int fcgi_server_init(struct server *s)
 	return 0;
 }
 
-static void idle_close(struct fcgi_idle *d)
+/* Close a backend connection; a queued request may open the next one. */
+static void up_destroy(struct fcgi_up *u)
+{
+	struct fcgi_state *st = u->st;
+	struct fcgi_backend *b = u->b;
+	close(u->w.fd); /* leaves the epoll set with it: never shared with another process */
+	u->w.fd = -1;   /* events already collected this turn are skipped */
+	u->req = NULL;
+	b->open--;
+	idle_put(st, u);
+	backend_freed(st, b);
+}
+
+static void idle_close(struct fcgi_up *d)
 {
 	struct fcgi_state *st = d->st;
 	timer_disarm(&d->timer);
-	struct fcgi_idle **pp = &st->idle;
+	struct fcgi_up **pp = &st->idle;
 	while (*pp && *pp != d)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = d->next;
 	st->nidle--;
 	d->b->nidle--;
-	d->b->open--;
-	loop_unwatch(st->srv->loop, &d->w);
-	close(d->w.fd);
-	idle_put(st, d);
-	backend_freed(st, d->b);
+	up_destroy(d);
 }
 
 void fcgi_server_free(struct server *s)
@@ -256,7 +288,7 @@ void fcgi_server_free(struct server *s)
 	while (st->idle)
 		idle_close(st->idle);
 	while (st->idle_free) {
-		struct fcgi_idle *d = st->idle_free;
+		struct fcgi_up *d = st->idle_free;
 		st->idle_free = d->next;
 		free(d);
 	}
@@ -267,17 +299,36 @@ void fcgi_server_free(struct server *s)
 	}
 	free(st->queues);
 	free(st->backs);
+	free(st->scripts);
 	free(st);
 	s->fcgi = NULL;
 }
 
-/* An idle pooled connection said something: the application closed it (or
- * misbehaves). Either way it is no longer usable. */
-static void on_idle(struct loop *l, struct watch *w, uint32_t events)
+/* Readiness of a backend connection: its request runs; an idle one that
+ * became readable was closed by the application (or misbehaves), and is no
+ * longer usable. (A readable event collected while the connection still
+ * served a request that then ended is checked with a peek first.) */
+static void on_up(struct loop *l, struct watch *w, uint32_t events)
 {
 	(void)l;
-	(void)events;
-	idle_close(container_of(w, struct fcgi_idle, w));
+	struct fcgi_up *u = container_of(w, struct fcgi_up, w);
+	if (events & (EPOLLIN | EPOLLERR))
+		u->readable = 1;
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		u->hup = u->readable = 1;
+	if (u->req) {
+		conn_kick(u->req->conn);
+		return;
+	}
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return;
+	if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		char b;
+		ssize_t n = recv(w->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+	}
+	idle_close(u);
 }
 
 static void waiting_set(struct fcgi_state *st, struct fcgi_req *f, int on)
@@ -322,12 +373,38 @@ static struct fcgi_req *queue_pop(struct fcgi_backend *b)
 static void on_idle_timeout(struct loop *l, struct timer *t)
 {
 	(void)l;
-	idle_close(container_of(t, struct fcgi_idle, timer));
+	idle_close(container_of(t, struct fcgi_up, timer));
 }
 
-/* Is path[0..len) a regular file beneath the site's root? */
-static int is_script(struct xfer *x, const char *path, size_t len)
+static uint32_t path_hash(const char *p, size_t n)
 {
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)p[i]) * 16777619u;
+	return h;
+}
+
+/* Is path[0..len) a regular file beneath the site's root? A yes is trusted
+ * for file-cache (like small files: a script deleted since is still sent to
+ * the application, which answers 404, for at most that long); a no is always
+ * checked again. */
+static int is_script(struct conn *c, struct xfer *x, const char *path, size_t len)
+{
+	struct fcgi_state *st = c->srv->fcgi;
+	uint64_t valid = c->srv->cfg->file_cache_ms, now = clock_cache.now_ms;
+	struct script_seen *e = NULL;
+	uint32_t h = 0;
+	if (valid && len <= SCRIPT_PATH_MAX) {
+		if (!st->scripts)
+			st->scripts = calloc(SCRIPT_CACHE, sizeof *st->scripts);
+		h = path_hash(path, len);
+		if (st->scripts) {
+			e = &st->scripts[h % SCRIPT_CACHE];
+			if (e->len == len && e->hash == h && e->site == x->site && now - e->checked_ms < valid &&
+			    memcmp(e->path, path, len) == 0)
+				return 1;
+		}
+	}
 	char rel[XFER_PATH_MAX];
 	if (len < 2 || len >= sizeof rel)
 		return 0;
@@ -336,9 +413,18 @@ static int is_script(struct xfer *x, const char *path, size_t len)
 	int fd = open_beneath(x->root_fd, rel, O_PATH, x->site->follow_symlinks);
 	if (fd < 0)
 		return 0;
-	struct stat st;
-	int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	struct stat sb;
+	int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
 	close(fd);
+	if (ok && e) {
+		e->hash = h;
+		e->site = x->site;
+		e->len = (uint16_t)len;
+		e->checked_ms = now;
+		memcpy(e->path, path, len);
+	} else if (e && e->len == len && e->hash == h && memcmp(e->path, path, len) == 0) {
+		e->len = 0;
+	}
 	return ok;
 }
 
@@ -385,7 +471,7 @@ int fcgi_route(struct conn *c)
 			if (!r->by_ext || !ext_matches(r, path, end))
 				continue;
 			looked_like_script = 1;
-			if (is_script(x, path, end)) {
+			if (is_script(c, x, path, end)) {
 				x->route = r;
 				x->script_len = end;
 				return ROUTE_FCGI;
@@ -399,7 +485,7 @@ int fcgi_route(struct conn *c)
 			if (len + il >= sizeof x->path)
 				break;
 			memcpy(path + len, site->index[k], il + 1);
-			if (!is_script(x, path, len + il))
+			if (!is_script(c, x, path, len + il))
 				continue;
 			for (unsigned i = 0; i < site->nroutes; i++)
 				if (site->routes[i].by_ext && ext_matches(&site->routes[i], path, len + il)) {
@@ -609,31 +695,41 @@ static uint32_t stdin_room(struct buf *b)
 
 /* ---- the backend connection ---- */
 
+static int ufd(const struct fcgi_req *f)
+{
+	return f->up ? f->up->w.fd : -1;
+}
+
 static void upstream_close(struct fcgi_req *f, int abort_request)
 {
-	if (f->w.fd < 0)
+	struct fcgi_up *u = f->up;
+	if (!u)
 		return;
 	waiting_set(f->conn->srv->fcgi, f, 0);
 	if (abort_request) {
 		uint8_t rec[8];
 		fcgi_abort_request(rec, REQUEST_ID);
-		ssize_t n = send(f->w.fd, rec, sizeof rec, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(u->w.fd, rec, sizeof rec, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)n;
 	}
 	timer_disarm(&f->timer);
-	loop_unwatch(f->conn->srv->loop, &f->w);
-	close(f->w.fd);
-	f->w.fd = -1;
-	struct fcgi_state *st = f->conn->srv->fcgi;
-	struct fcgi_backend *b = backend_of(st, f);
-	b->open--;
-	backend_freed(st, b);
+	f->up = NULL;
+	up_destroy(u);
 }
 
 static void arm(struct fcgi_req *f, struct tqueue *q)
 {
 	if (q)
 		timer_arm(q, &f->timer);
+}
+
+static void attach(struct fcgi_req *f, struct fcgi_up *u)
+{
+	u->req = f;
+	f->up = u;
+	f->reused = 1;
+	f->state = F_STREAM;
+	arm(f, f->tq_send);
 }
 
 /* Start connecting to backend i (a pooled connection when there is one). */
@@ -643,29 +739,16 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 	const struct listen_spec *spec = &f->route->backends[f->backend];
 	struct fcgi_backend *b = backend_of(st, f);
 	f->reused = 0;
-	if (f->tries == 0) { /* a retry after a stale pooled connection goes fresh */
-		for (struct fcgi_idle *d = st->idle; d; d = d->next) {
-			if (d->b != b)
+	if (f->tries == 0 && b->nidle) { /* a retry after a stale pooled connection goes fresh */
+		for (struct fcgi_up **pp = &st->idle; *pp; pp = &(*pp)->next) {
+			struct fcgi_up *u = *pp;
+			if (u->b != b)
 				continue;
-			int fd = d->w.fd;
-			struct fcgi_idle **pp = &st->idle;
-			while (*pp != d)
-				pp = &(*pp)->next;
-			*pp = d->next;
+			*pp = u->next;
 			st->nidle--;
 			b->nidle--;
-			timer_disarm(&d->timer);
-			if (loop_rewatch(c->srv->loop, &f->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
-				loop_unwatch(c->srv->loop, &d->w);
-				close(fd);
-				idle_put(st, d);
-				b->open--;
-				break;
-			}
-			idle_put(st, d);
-			f->reused = 1;
-			f->state = F_STREAM;
-			arm(f, f->tq_send);
+			timer_disarm(&u->timer);
+			attach(f, u);
 			return 0;
 		}
 	}
@@ -681,21 +764,36 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 		arm(f, f->tq_queue);
 		return 0;
 	}
-	int fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	struct fcgi_up *u = st->idle_free;
+	if (u)
+		st->idle_free = u->next;
+	else if (!(u = malloc(sizeof *u)))
 		return -1;
+	memset(u, 0, sizeof *u);
+	u->st = st;
+	u->b = b;
+	int fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		idle_put(st, u);
+		return -1;
+	}
 	int done = connect(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) == 0;
 	if (!done && errno != EINPROGRESS && errno != EAGAIN) {
 		int e = errno;
 		close(fd);
+		idle_put(st, u);
 		errno = e;
 		return -1;
 	}
-	if (loop_watch(c->srv->loop, &f->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
+	if (loop_watch(c->srv->loop, &u->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_up) < 0) {
 		close(fd);
+		idle_put(st, u);
 		return -1;
 	}
 	b->open++;
+	u->req = f;
+	u->readable = 1;
+	f->up = u;
 	/* a Unix socket connects at once (or not at all): nothing to check later */
 	f->state = done ? F_STREAM : F_CONNECT;
 	arm(f, done ? f->tq_send : f->tq_connect);
@@ -724,16 +822,10 @@ static int connect_any(struct conn *c, struct fcgi_req *f)
 	return -1;
 }
 
-static void on_upstream(struct loop *l, struct watch *w, uint32_t events)
-{
-	(void)l;
-	(void)events;
-	conn_kick(container_of(w, struct fcgi_req, w)->conn);
-}
-
 /* A connection to b closed: queued requests may open new ones. */
 static void backend_freed(struct fcgi_state *st, struct fcgi_backend *b)
 {
+	(void)st;
 	while (b->qhead && (!b->max || b->open < b->max)) {
 		struct fcgi_req *q = queue_pop(b);
 		timer_disarm(&q->timer);
@@ -744,72 +836,40 @@ static void backend_freed(struct fcgi_state *st, struct fcgi_backend *b)
 		}
 		conn_later(q->conn);
 	}
-	(void)st;
-}
-
-/* Give the clean connection f holds to the request q queued for it. */
-static int hand_over(struct conn *c, struct fcgi_req *f, struct fcgi_backend *b)
-{
-	struct fcgi_req *q = queue_pop(b);
-	timer_disarm(&q->timer);
-	if (loop_rewatch(c->srv->loop, &q->w, f->w.fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_upstream) < 0) {
-		q->w.fd = -1;
-		q->qnext = b->qhead; /* first in line for the next connection */
-		b->qhead = q;
-		if (!b->qtail)
-			b->qtail = q;
-		return -1;
-	}
-	timer_disarm(&f->timer);
-	f->w.fd = -1;
-	q->reused = 1;
-	q->state = F_STREAM;
-	arm(q, q->tq_send);
-	conn_later(q->conn);
-	return 0;
 }
 
 /* Keep the connection for the next request, if it is clean: the next
- * queued one, else the pool. */
+ * queued one (it runs at the end of this loop turn), else the pool. */
 static void upstream_release(struct conn *c, struct fcgi_req *f)
 {
 	struct fcgi_state *st = c->srv->fcgi;
 	struct fcgi_backend *b = backend_of(st, f);
+	struct fcgi_up *u = f->up;
 	waiting_set(st, f, 0);
 	int clean = f->ended && f->protocol_status == FCGI_REQUEST_COMPLETE && buf_avail(f->ubuf) == 0 &&
 	            buf_avail(f->ibuf) == 0;
-	if (clean && b->qhead && hand_over(c, f, b) == 0)
+	if (clean && b->qhead) {
+		struct fcgi_req *q = queue_pop(b);
+		timer_disarm(&f->timer);
+		timer_disarm(&q->timer);
+		f->up = NULL;
+		attach(q, u);
+		conn_later(q->conn);
 		return;
+	}
 	if (!clean || c->srv->stopping || (!b->max && b->fresh) || st->nidle >= POOL_MAX_IDLE ||
 	    b->nidle >= (b->max ? b->max : POOL_MAX_PER_BACKEND)) {
 		upstream_close(f, 0);
 		return;
 	}
-	struct fcgi_idle *d = st->idle_free;
-	if (d)
-		st->idle_free = d->next;
-	else
-		d = malloc(sizeof *d);
-	if (d)
-		memset(d, 0, sizeof *d);
-	if (!d) {
-		upstream_close(f, 0);
-		return;
-	}
 	timer_disarm(&f->timer);
-	d->st = st;
-	d->b = b;
-	if (loop_rewatch(c->srv->loop, &d->w, f->w.fd, EPOLLIN | EPOLLRDHUP, on_idle) < 0) {
-		idle_put(st, d);
-		upstream_close(f, 0);
-		return;
-	}
-	d->next = st->idle;
-	st->idle = d;
+	f->up = NULL;
+	u->req = NULL;
+	u->next = st->idle;
+	st->idle = u;
 	st->nidle++;
 	b->nidle++;
-	timer_arm(&st->tq_idle, &d->timer);
-	f->w.fd = -1;
+	timer_arm(&st->tq_idle, &u->timer);
 }
 
 /* ---- life of a request ---- */
@@ -822,7 +882,6 @@ static struct fcgi_req *req_get(struct fcgi_state *st)
 	else if (!(f = malloc(sizeof *f)))
 		return NULL;
 	memset(f, 0, sizeof *f);
-	f->w.fd = -1;
 	f->spool_fd = -1;
 	return f;
 }
@@ -836,7 +895,7 @@ void fcgi_release(struct conn *c)
 	struct server *s = c->srv;
 	if (f->state == F_QUEUED)
 		queue_remove(backend_of(s->fcgi, f), f);
-	if (f->w.fd >= 0) {
+	if (f->up) {
 		if (f->ended && !f->pend_len)
 			upstream_release(c, f);
 		else
@@ -1086,7 +1145,7 @@ static int upstream_write(struct fcgi_req *f)
 	struct buf *b = f->ubuf;
 	int progress = 0;
 	while (buf_avail(b)) {
-		ssize_t n = send(f->w.fd, b->data + b->start, buf_avail(b), MSG_NOSIGNAL);
+		ssize_t n = send(ufd(f), b->data + b->start, buf_avail(b), MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1337,17 +1396,24 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 		}
 		/* everything parsed: read more */
 		ib->start = ib->len = 0;
-		ssize_t n = recv(f->w.fd, ib->data, ib->cap, 0);
+		struct fcgi_up *u = f->up;
+		if (!u->readable)
+			return progress; /* the next readable event brings us back */
+		ssize_t n = recv(u->w.fd, ib->data, ib->cap, 0);
 		if (n > 0) {
 			ib->len = (uint32_t)n;
+			if ((size_t)n < ib->cap && !u->hup)
+				u->readable = 0;
 			progress = 1;
 			arm(f, f->tq_read);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN) {
+			u->readable = 0;
 			return progress;
+		}
 		/* closed or reset before END_REQUEST */
 		if (!f->got_output && f->reused) {
 			f->status = -1; /* a stale pooled connection: retry */
@@ -1364,13 +1430,13 @@ static int check_connect(struct fcgi_req *f)
 {
 	int err = 0;
 	socklen_t len = sizeof err;
-	if (getsockopt(f->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (getsockopt(ufd(f), SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0) {
 		/* connected when writable; not yet when nothing is known */
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
-		if (getpeername(f->w.fd, (struct sockaddr *)&ss, &sl) < 0)
+		if (getpeername(ufd(f), (struct sockaddr *)&ss, &sl) < 0)
 			return errno == ENOTCONN ? 0 : -1;
 		return 1;
 	}
@@ -1523,6 +1589,13 @@ int fcgi_drive(struct conn *c)
 			}
 			progress |= r;
 		}
+		/* the end of a chunked body leaves with its last bytes */
+		if (f->ended && !f->pend_len && f->state == F_STREAM && f->head_sent && f->mode == BM_CHUNKED &&
+		    !f->last_chunk && f->protocol_status == FCGI_REQUEST_COMPLETE && c->wbuf && buf_space(c->wbuf) >= 5) {
+			memcpy(c->wbuf->data + c->wbuf->len, "0\r\n\r\n", 5);
+			c->wbuf->len += 5;
+			f->last_chunk = 1;
+		}
 		/* the client takes what is ready */
 		if (c->wbuf && buf_avail(c->wbuf)) {
 			int w = conn_flush(c, 0);
@@ -1550,7 +1623,7 @@ int fcgi_drive(struct conn *c)
 				f->status = 502;
 				return fail_now(c, f);
 			}
-			if (f->mode == BM_CHUNKED) {
+			if (f->mode == BM_CHUNKED && !f->last_chunk) {
 				if (ensure_wbuf(c) < 0 || buf_space(c->wbuf) < 5)
 					break; /* after the next flush */
 				memcpy(c->wbuf->data + c->wbuf->len, "0\r\n\r\n", 5);
