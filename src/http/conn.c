@@ -37,8 +37,11 @@
 enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
 
 #define SENDFILE_CHUNK (256u << 10)
-/* Work one connection may do per event before letting others run. */
-#define SEND_BUDGET (2u << 20)
+/* Work one connection may do per event before letting others run: one
+ * sendfile chunk, so large downloads take turns a chunk at a time, the way a
+ * level-triggered loop writes once per readiness (2 MiB per turn measured
+ * 2.3-2.6 GB/s on the large workload, this 3.0-4.5). */
+#define SEND_BUDGET (256u << 10)
 /* Room a new response needs in the write buffer before it is started: a
  * head and the largest body copied in (a cached small file), so answering
  * never has to allocate. */
@@ -377,6 +380,8 @@ static int send_response(struct conn *c, uint64_t *budget)
 			x->body_sent += (uint64_t)n;
 			stat_add(&c->srv->stats->bytes_out, (uint64_t)n);
 			*budget -= (uint64_t)n;
+			if ((size_t)n < want && x->file_left)
+				return IO_WAIT; /* the socket is full: its next writable edge brings us back */
 			if (*budget == 0)
 				return IO_YIELD; /* let the others run */
 			continue;
