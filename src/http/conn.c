@@ -48,6 +48,8 @@ enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
 #define MIN_RESP_SPACE (FC_MAX_FILE + 2048u)
 
 static void conn_run(struct conn *c);
+static int ensure_watched(struct conn *c);
+static void on_event(struct loop *l, struct watch *w, uint32_t events);
 
 void conn_peer_host(const struct conn *c, char *out, size_t cap)
 {
@@ -190,6 +192,8 @@ static void conn_linger(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	if (ensure_watched(c) < 0)
+		return;
 	release_xfer(c);
 	pool_put(&c->srv->bufs, c->wbuf);
 	c->wbuf = NULL;
@@ -657,8 +661,26 @@ static int process_input(struct conn *c)
 
 /* ---- the driver ---- */
 
+/* Into the epoll set, the first time the connection waits. Adding reports
+ * what is already ready (edge-triggered too), so nothing that arrived since
+ * the last read is missed. */
+static int ensure_watched(struct conn *c)
+{
+	if (c->watched)
+		return 0;
+	if (loop_watch(c->srv->loop, &c->w, c->w.fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_event) < 0) {
+		log_warn("epoll_ctl: %s", strerror(errno));
+		conn_close(c);
+		return -1;
+	}
+	c->watched = 1;
+	return 0;
+}
+
 static void wait_for_io(struct conn *c)
 {
+	if (ensure_watched(c) < 0)
+		return;
 	if (c->flags & CF_WAIT_OUT) {
 		set_timer(c, TQ_SEND);
 		return;
@@ -942,13 +964,10 @@ void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t s
 	if (salen > sizeof c->peer)
 		salen = sizeof c->peer;
 	memcpy(&c->peer, sa, salen);
-	if (loop_watch(s->loop, &c->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_event) < 0) {
-		c->w.fd = fd;
-		c->flags = CF_CLOSED;
-		close(fd);
-		server_conn_release(s, c);
-		return;
-	}
+	/* not in the epoll set until it has to wait: a connection answered and
+	 * closed from its first read (Connection: close) never is */
+	c->w.fd = fd;
+	c->w.fn = on_event;
 	stat_add(&s->stats->accepted, 1);
 	stat_set(&s->stats->active, s->nconns);
 	c->state = C_HEAD;

@@ -61,6 +61,7 @@ struct conn {
 	uint8_t tq; /* which timer queue the timer is in (enum tq_id) */
 	uint8_t listener;
 	uint8_t admitted; /* counted by server_admit(): server_leave() on close */
+	uint8_t watched;  /* in the epoll set (added the first time it waits) */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;

@@ -402,9 +402,10 @@ class TimeoutTest(RootCase):
         def server_side_open():
             return TCP_ESTABLISHED in tcp_states(srv.port, cport)
 
-        self.assertTrue(server_side_open())
         s.sendall(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
         t0 = time.monotonic()
+        # (TCP_DEFER_ACCEPT: the server's end is established once bytes arrive)
+        self.assertTrue(wait_until(server_side_open, 5))
         # while it is stalled, others are served promptly
         for _ in range(3):
             self.assertServes(srv)
