@@ -27,6 +27,8 @@ enum tq_id { TQ_NONE = 0, TQ_HEADER, TQ_BODY, TQ_IDLE, TQ_SEND, TQ_LINGER, TQ_CO
 struct listener {
 	struct watch w;
 	struct timer retry; /* accept paused after EMFILE/ENFILE */
+	struct timer defer; /* accept deferred: this worker holds more than its share */
+	size_t defer_min;   /* accepted at the next deferral at least (doubles) */
 	struct server *srv;
 	int paused;
 	uint8_t index;
@@ -46,6 +48,8 @@ struct server {
 	struct conn *ready;  /* to run again at the end of the turn (fairness) */
 	struct tqueue tq[TQ_COUNT];
 	struct tqueue tq_retry; /* listener accept retry */
+	struct tqueue tq_defer; /* listener accept deferred (balance between workers) */
+	unsigned peers;         /* workers sharing the listeners (this one included) */
 	struct tqueue tq_tick;  /* once a second: log flush, pool trim */
 	struct timer tick;
 	struct tqueue tq_shutdown;
@@ -74,7 +78,8 @@ struct server {
 int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds, const int *root_fds);
 /* Count into slot (shared memory) instead of a private one; region holds
  * every worker's slot (for --max-connections). */
-void server_set_stats(struct server *s, struct stats_slot *slot, const struct stats_region *region);
+void server_set_stats(struct server *s, struct stats_slot *slot, const struct stats_region *region,
+                      unsigned peers);
 /* --max-connections and --max-connections-per-client, for a new connection
  * from sa: 0 admitted (counted), or the status to refuse it with. */
 int server_admit(struct server *s, const struct sockaddr *sa);

@@ -450,7 +450,7 @@ static void worker_main(struct generation *g, unsigned slot, int stats_idx)
 		_exit(2);
 	}
 	if (stats_idx >= 0)
-		server_set_stats(&srv, &M.stats->slots[stats_idx], M.stats);
+		server_set_stats(&srv, &M.stats->slots[stats_idx], M.stats, g->nsock > 1 ? 1 : g->nworkers);
 	pid_t me = getpid();
 	if (write(M.ready_wr, &me, sizeof me) != (ssize_t)sizeof me)
 		log_warn("worker: cannot report ready: %s", strerror(errno));

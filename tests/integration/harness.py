@@ -18,7 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("HEARTH_SOURCE_DIR", os.path.join(HERE, "..", ".."))
 BIN = os.environ.get("HEARTH_BIN", os.path.join(SOURCE_DIR, "build", "hearth"))
 
-LISTEN_RE = re.compile(rb"listening on (\S+):(\d+)")
+# the HTTP listener ("metrics listening on ..." and the like name other sockets)
+LISTEN_RE = re.compile(rb"\] \d+: listening on (\S+):(\d+)")
 
 
 def compat_args(args):
@@ -367,7 +368,7 @@ class Hearth:
     once `ready` (a bytes regex) matches the error log; host/port are taken from
     the first "listening on HOST:PORT" line when there is one."""
 
-    def __init__(self, args, error_log=None, ready=rb"listening on ", timeout=10.0,
+    def __init__(self, args, error_log=None, ready=rb"\] \d+: listening on ", timeout=10.0,
                  cwd=None, add_user=True, env=None):
         argv = [BIN] + [str(a) for a in args]
         if add_user and os.geteuid() == 0 and not any(a.startswith("--user") for a in argv):

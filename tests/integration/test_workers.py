@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import (Hearth, TempRoot, owner_of, proc_age, proc_stat, proc_status, proc_title,
+from harness import (Hearth, TempRoot, free_port, owner_of, proc_age, proc_stat, proc_status, proc_title,
                      read_response, wait_until, zombies_of)
 
 BODY = b"hello from a worker\n"
@@ -96,6 +96,45 @@ class WorkerProcessesTest(unittest.TestCase):
         for _ in range(2 * n):
             self.assertEqual(get(h.address()), (200, BODY))
         self.assertEqual(sorted(h.workers()), sorted(ws), "workers changed while serving")
+
+    def test_burst_of_connections_shared_by_the_workers(self):
+        """A burst of 800 keep-alive connections (the way wrk opens its 5,000)
+        on a listener both workers share: each worker ends up holding a fair
+        part of them. Whoever wakes first would otherwise drain the whole
+        accept queue and serve those connections for their whole life."""
+        mport = free_port()
+        h = self.start("--workers", 2, "--metrics", "127.0.0.1:%d" % mport, "--accept-mode", "shared")
+        self.assertEqual(len(h.wait_workers(2, 5)), 2)
+        socks = []
+        try:
+            for _ in range(800):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(h.address())
+                socks.append(s)
+            for s in socks:
+                s.setblocking(True)
+                s.settimeout(10)
+                s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            for s in socks:
+                self.assertEqual(read_response(s)[0], 200)
+
+            def active():
+                c = socket.create_connection(("127.0.0.1", mport), timeout=5)
+                try:
+                    c.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    body = read_response(c)[2]
+                finally:
+                    c.close()
+                return [int(n) for n in re.findall(
+                    rb'^hearth_worker_connections_active\{pid="\d+",slot="\d+"\} (\d+)', body, re.M)]
+            counts = wait_until(lambda: (lambda a: a if sum(a) >= 800 else None)(active()), 5)
+            self.assertTrue(counts, "the workers do not report 800 connections: %r" % active())
+            self.assertEqual(len(counts), 2)
+            self.assertGreaterEqual(min(counts), 800 * 0.3, "one worker took most of the burst: %r" % counts)
+        finally:
+            for s in socks:
+                s.close()
 
     def test_two_workers_titles_nice(self):
         self.check_titles_and_nice(2, 5)
