@@ -38,6 +38,7 @@ static void unlink_entry(struct filecache *fc, struct fc_entry *e)
 		fc->newest = e->older;
 	fc->entries--;
 	fc->bytes -= e->size;
+	fc->missing -= e->missing ? 1 : 0;
 	free(e->path);
 	free(e);
 }
@@ -48,6 +49,21 @@ void fc_free(struct filecache *fc)
 		unlink_entry(fc, fc->oldest);
 	free(fc->buckets);
 	fc->buckets = NULL;
+}
+
+static void link_entry(struct filecache *fc, struct fc_entry *e)
+{
+	e->hnext = fc->buckets[e->hash & (BUCKETS - 1)];
+	fc->buckets[e->hash & (BUCKETS - 1)] = e;
+	e->older = fc->newest;
+	if (fc->newest)
+		fc->newest->newer = e;
+	else
+		fc->oldest = e;
+	fc->newest = e;
+	fc->entries++;
+	fc->bytes += e->size;
+	fc->missing += e->missing ? 1 : 0;
 }
 
 static struct fc_entry *find(struct filecache *fc, uint32_t site, const char *path, size_t len, uint32_t h)
@@ -124,15 +140,43 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
 	e->ctype = ctype;
 	strncpy(e->etag, etag, sizeof e->etag - 1);
 	strncpy(e->lm, lm, sizeof e->lm - 1);
-	e->hnext = fc->buckets[h & (BUCKETS - 1)];
-	fc->buckets[h & (BUCKETS - 1)] = e;
-	e->older = fc->newest;
-	if (fc->newest)
-		fc->newest->newer = e;
-	else
-		fc->oldest = e;
-	fc->newest = e;
-	fc->entries++;
-	fc->bytes += size;
+	link_entry(fc, e);
 	return e;
+}
+
+void fc_put_missing(struct filecache *fc, uint32_t site, const char *path, size_t len, uint64_t now)
+{
+	if (!fc->valid_ms)
+		return;
+	uint32_t h = hash_of(site, path, len);
+	struct fc_entry *e = find(fc, site, path, len, h);
+	if (e && e->missing) {
+		e->checked_ms = now;
+		return;
+	}
+	if (e)
+		unlink_entry(fc, e); /* the file it held is gone */
+	if (fc->missing >= FC_MAX_MISSING)
+		return;
+	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
+		return;
+	while (fc->oldest && fc->entries >= FC_MAX_ENTRIES)
+		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): as in fc_put
+	e = calloc(1, sizeof *e);
+	if (!e)
+		return;
+	e->path = malloc(len + 1);
+	if (!e->path) {
+		free(e);
+		return;
+	}
+	memcpy(e->path, path, len);
+	e->path[len] = '\0';
+	e->data = e->path + len;
+	e->hash = h;
+	e->site = site;
+	e->path_len = len;
+	e->checked_ms = now;
+	e->missing = 1;
+	link_entry(fc, e);
 }

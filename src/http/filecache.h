@@ -20,6 +20,7 @@
 #define FC_MAX_FILE 16384u
 #define FC_MAX_ENTRIES 1024u
 #define FC_MAX_BYTES (8u << 20)
+#define FC_MAX_MISSING 256u /* entries for paths found missing (404s) */
 
 struct fc_entry {
 	struct fc_entry *hnext;           /* hash chain */
@@ -37,18 +38,20 @@ struct fc_entry {
 	size_t path_len;
 	char *path; /* the request's path (what the client asked for) */
 	char *data; /* size bytes */
+	int missing; /* the path named no file when checked: a 404 */
 };
 
 struct filecache {
 	struct fc_entry **buckets;
 	struct fc_entry *oldest, *newest;
-	size_t entries, bytes;
+	size_t entries, bytes, missing;
 	uint64_t valid_ms; /* 0: the cache is off */
 };
 
 void fc_init(struct filecache *fc, uint64_t valid_ms);
 void fc_free(struct filecache *fc);
-/* A fresh entry for (site, path), or NULL. */
+/* A fresh entry for (site, path), or NULL. An entry may say the path is
+ * missing (e->missing): answer 404 without looking. */
 const struct fc_entry *fc_get(struct filecache *fc, uint32_t site, const char *path, size_t len, uint64_t now);
 /* After the normal path opened fd (a regular file, st) for (site, path):
  * keep or confirm it. Returns the entry, or NULL when the file is not
@@ -56,5 +59,10 @@ const struct fc_entry *fc_get(struct filecache *fc, uint32_t site, const char *p
 const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *path, size_t len, int fd,
                               const struct stat *st, const char *ctype, const char *etag, const char *lm,
                               uint64_t now);
+
+/* After the normal path found no file at (site, path) (ENOENT): remember
+ * that for valid_ms, like a file (nginx's open_file_cache_errors). At most
+ * FC_MAX_MISSING such entries, so a flood of 404s cannot push real files out. */
+void fc_put_missing(struct filecache *fc, uint32_t site, const char *path, size_t len, uint64_t now);
 
 #endif

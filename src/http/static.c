@@ -466,6 +466,10 @@ void static_handle(struct conn *c)
 	if (cacheable(h)) {
 		const struct fc_entry *e = fc_get(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path,
 		                                  x->path_len, clock_cache.now_ms);
+		if (e && e->missing) {
+			refuse(c, 404, strerror(ENOENT));
+			return;
+		}
 		if (e) {
 			serve_cached(c, e);
 			return;
@@ -475,6 +479,9 @@ void static_handle(struct conn *c)
 	int fd = open_beneath(x->root_fd, rel, O_RDONLY | O_NONBLOCK, cfg->follow_symlinks);
 	if (fd < 0) {
 		int e = errno;
+		if (e == ENOENT && cacheable(h))
+			fc_put_missing(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path, x->path_len,
+			               clock_cache.now_ms);
 		refuse(c, errno_status(e), strerror(e));
 		return;
 	}

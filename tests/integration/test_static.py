@@ -272,6 +272,39 @@ class StaticTest(ServerTestCase):
         r = self.req("/mutable.txt", headers={"If-Match": e1})
         self.assertEqual(r.status, 412, r)
 
+    def test_created_file_appears_within_the_cache_period(self):
+        """A 404 is remembered like a small file (--file-cache, 1 s): a file
+        created after a 404 is served within that, never later; a Range
+        request, never cached, sees it at once."""
+        self.assertEqual(self.req("/appears-later.txt").status, 404)
+        self.assertEqual(self.req("/appears-later.txt").status, 404)
+        self.root.write("appears-later.txt", b"here now")
+        r = self.req("/appears-later.txt", headers={"Range": "bytes=0-3"})
+        self.assertEqual((r.status, r.body), (206, b"here"))
+        deadline = time.monotonic() + 2.0
+        while True:
+            r = self.req("/appears-later.txt")
+            if r.status != 404 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual((r.status, r.body), (200, b"here now"))
+        os.unlink(os.path.join(self.root.path, "appears-later.txt"))
+        deadline = time.monotonic() + 2.0
+        while True:
+            r = self.req("/appears-later.txt")
+            if r.status != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(r.status, 404)
+
+    def test_many_missing_paths_do_not_break_anything(self):
+        """Thousands of different 404s (the cache keeps at most 256 of them):
+        every one is a 404, and files are still served."""
+        for i in range(600):
+            self.assertEqual(self.req("/missing-%d.txt" % i).status, 404)
+        r = self.req("/readme.txt")
+        self.assertEqual(r.status, 200)
+
     # -- ranges ---------------------------------------------------------------
 
     def assertSingleRange(self, spec, first, last, path="/range.bin", data=RANGE_DATA, headers=None):
