@@ -1,6 +1,7 @@
 /* filecache.c: see filecache.h. */
 #include "http/filecache.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,8 +38,12 @@ static void unlink_entry(struct filecache *fc, struct fc_entry *e)
 	else
 		fc->newest = e->older;
 	fc->entries--;
-	fc->bytes -= e->size;
+	fc->bytes -= e->data && !e->missing ? e->size : 0;
 	fc->missing -= e->missing ? 1 : 0;
+	if (e->fd >= 0) {
+		close(e->fd);
+		fc->fds--;
+	}
 	free(e->path);
 	free(e);
 }
@@ -62,8 +67,18 @@ static void link_entry(struct filecache *fc, struct fc_entry *e)
 		fc->oldest = e;
 	fc->newest = e;
 	fc->entries++;
-	fc->bytes += e->size;
+	fc->bytes += e->data && !e->missing ? e->size : 0;
 	fc->missing += e->missing ? 1 : 0;
+	fc->fds += e->fd >= 0 ? 1 : 0;
+}
+
+/* The oldest entry holding a descriptor (NULL: none). */
+static struct fc_entry *oldest_fd_entry(struct filecache *fc)
+{
+	for (struct fc_entry *e = fc->oldest; e; e = e->newer)
+		if (e->fd >= 0)
+			return e;
+	return NULL;
 }
 
 static struct fc_entry *find(struct filecache *fc, uint32_t site, const char *path, size_t len, uint32_t h)
@@ -88,8 +103,9 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
                               const struct stat *st, const char *ctype, const char *etag, const char *lm,
                               uint64_t now)
 {
-	if (!fc->valid_ms || !S_ISREG(st->st_mode) || (uint64_t)st->st_size > FC_MAX_FILE)
+	if (!fc->valid_ms || !S_ISREG(st->st_mode))
 		return NULL;
+	int big = (uint64_t)st->st_size > FC_MAX_FILE;
 	uint32_t h = hash_of(site, path, len);
 	struct fc_entry *e = find(fc, site, path, len, h);
 	if (e && e->dev == st->st_dev && e->ino == st->st_ino && e->size == (uint64_t)st->st_size &&
@@ -101,13 +117,17 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
 		unlink_entry(fc, e);
 	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
 		return NULL;
-	size_t size = (size_t)st->st_size;
+	size_t size = big ? 0 : (size_t)st->st_size; /* bytes kept in memory */
 	/* the oldest goes first; unlink_entry() moves fc->oldest on to the next */
 	while (fc->oldest && (fc->entries >= FC_MAX_ENTRIES || fc->bytes + size > FC_MAX_BYTES))
 		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): the freed entry is no longer fc->oldest
+	struct fc_entry *old;
+	while (big && fc->fds >= FC_MAX_FDS && (old = oldest_fd_entry(fc)))
+		unlink_entry(fc, old);
 	e = calloc(1, sizeof *e);
 	if (!e)
 		return NULL;
+	e->fd = -1;
 	/* path and data in one block */
 	e->path = malloc(len + 1 + size + 1);
 	if (!e->path) {
@@ -116,7 +136,12 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
 	}
 	memcpy(e->path, path, len);
 	e->path[len] = '\0';
-	e->data = e->path + len + 1;
+	e->data = big ? NULL : e->path + len + 1;
+	if (big && (e->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(e->path);
+		free(e);
+		return NULL;
+	}
 	size_t got = 0;
 	while (got < size) {
 		ssize_t n = pread(fd, e->data + got, size - got, (off_t)got);
@@ -136,7 +161,7 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
 	e->dev = st->st_dev;
 	e->ino = st->st_ino;
 	e->mtime = st->st_mtim;
-	e->size = size;
+	e->size = (uint64_t)st->st_size;
 	e->ctype = ctype;
 	strncpy(e->etag, etag, sizeof e->etag - 1);
 	strncpy(e->lm, lm, sizeof e->lm - 1);
@@ -165,6 +190,7 @@ void fc_put_missing(struct filecache *fc, uint32_t site, const char *path, size_
 	e = calloc(1, sizeof *e);
 	if (!e)
 		return;
+	e->fd = -1;
 	e->path = malloc(len + 1);
 	if (!e->path) {
 		free(e);

@@ -1,7 +1,12 @@
-/* filecache.h: small files kept in memory, per worker.
+/* filecache.h: small files kept in memory, larger ones open, per worker.
  *
  * A GET for a small file is otherwise five system calls beyond the read and
- * the write (openat2, fstat, pread, close): with the cache it is none. An
+ * the write (openat2, fstat, pread, close): with the cache it is none. A
+ * larger file's entry keeps an open descriptor and the file's metadata
+ * instead of its bytes: a request gets its own duplicate (fcntl F_DUPFD,
+ * closed when the response is done, so evicting an entry never pulls a
+ * descriptor from under a response), which spares the path lookup (openat2
+ * beneath the root) and the fstat. At most FC_MAX_FDS such entries. An
  * entry is trusted for FC_VALID_MS after it was checked; after that the next
  * request opens and stats the file the normal way (beneath the root, with the
  * site's rules), and the entry is kept only if inode, size and mtime are the
@@ -21,6 +26,7 @@
 #define FC_MAX_ENTRIES 1024u
 #define FC_MAX_BYTES (8u << 20)
 #define FC_MAX_MISSING 256u /* entries for paths found missing (404s) */
+#define FC_MAX_FDS 256u     /* entries holding a descriptor (files over FC_MAX_FILE) */
 
 struct fc_entry {
 	struct fc_entry *hnext;           /* hash chain */
@@ -37,14 +43,15 @@ struct fc_entry {
 	char lm[32];
 	size_t path_len;
 	char *path; /* the request's path (what the client asked for) */
-	char *data; /* size bytes */
+	char *data; /* size bytes; NULL for a descriptor entry */
+	int fd;      /* a descriptor entry (files over FC_MAX_FILE): the open file; else -1 */
 	int missing; /* the path named no file when checked: a 404 */
 };
 
 struct filecache {
 	struct fc_entry **buckets;
 	struct fc_entry *oldest, *newest;
-	size_t entries, bytes, missing;
+	size_t entries, bytes, missing, fds;
 	uint64_t valid_ms; /* 0: the cache is off */
 };
 
@@ -55,7 +62,9 @@ void fc_free(struct filecache *fc);
 const struct fc_entry *fc_get(struct filecache *fc, uint32_t site, const char *path, size_t len, uint64_t now);
 /* After the normal path opened fd (a regular file, st) for (site, path):
  * keep or confirm it. Returns the entry, or NULL when the file is not
- * cached (too large, read failed, out of memory). */
+ * cached (read failed, out of memory or descriptors). A file over
+ * FC_MAX_FILE gets a descriptor entry (its own duplicate of fd: the caller
+ * keeps fd). */
 const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *path, size_t len, int fd,
                               const struct stat *st, const char *ctype, const char *etag, const char *lm,
                               uint64_t now);

@@ -389,10 +389,21 @@ static int cacheable(const struct http_head *h)
 	return (h->method == HTTP_M_GET || h->method == HTTP_M_HEAD) && !h->range.p;
 }
 
-static void serve_cached(struct conn *c, const struct fc_entry *e)
+/* From the cache: the bytes in memory, or a duplicate of the entry's open
+ * descriptor. -1: not answered (no descriptor to spare): take the normal path. */
+static int serve_cached(struct conn *c, const struct fc_entry *e)
 {
 	struct file_meta m = {e->size, e->mtime.tv_sec, e->etag, e->lm, e->ctype};
-	serve_meta(c, &m, -1, e->data);
+	if (e->fd < 0) {
+		serve_meta(c, &m, -1, e->data);
+		return 0;
+	}
+	int fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (serve_meta(c, &m, fd, NULL) < 0)
+		close(fd);
+	return 0;
 }
 
 /* req_len: the length of the path the client asked for (before an index
@@ -404,15 +415,16 @@ static int serve_file(struct conn *c, int fd, const struct stat *st, size_t req_
 	make_etag(st, etag, sizeof etag);
 	http_date_format(st->st_mtime, lm);
 	const char *ctype = mime_for_name(x->path, x->path_len);
-	if (cacheable(&x->head) && (uint64_t)st->st_size <= FC_MAX_FILE) {
+	if (cacheable(&x->head)) {
 		const struct fc_entry *e =
 		        fc_put(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path, req_len, fd, st, ctype,
 		               etag, lm, clock_cache.now_ms);
-		if (e) {
+		if (e && e->fd < 0) {
 			close(fd);
 			serve_cached(c, e);
 			return 0;
 		}
+		/* a descriptor entry keeps its own duplicate: this response uses fd */
 	}
 	struct file_meta m = {(uint64_t)st->st_size, st->st_mtime, etag, lm, ctype};
 	return serve_meta(c, &m, fd, NULL);
@@ -470,10 +482,8 @@ void static_handle(struct conn *c)
 			refuse(c, 404, strerror(ENOENT));
 			return;
 		}
-		if (e) {
-			serve_cached(c, e);
+		if (e && serve_cached(c, e) == 0)
 			return;
-		}
 	}
 	const char *rel = x->path_len > 1 ? x->path + 1 : ".";
 	int fd = open_beneath(x->root_fd, rel, O_RDONLY | O_NONBLOCK, cfg->follow_symlinks);

@@ -297,6 +297,38 @@ class StaticTest(ServerTestCase):
             time.sleep(0.05)
         self.assertEqual(r.status, 404)
 
+    def test_large_file_replaced_or_removed_within_the_cache_period(self):
+        """Files over 16 KiB are kept open (--file-cache): a replaced file is
+        served whole and new within the period, a removed one is a 404."""
+        one = bytes(range(256)) * 300       # 76,800 bytes
+        two = b"second version " * 10000    # 150,000 bytes
+        p = self.root.write("big-replaced.bin", one)
+        for _ in range(3):
+            r = self.req("/big-replaced.bin")
+            self.assertEqual((r.status, r.body), (200, one))
+        tmp = p + ".new"
+        with open(tmp, "wb") as f:
+            f.write(two)
+        os.rename(tmp, p)
+        deadline = time.monotonic() + 2.0
+        while True:
+            r = self.req("/big-replaced.bin")
+            self.assertEqual(r.status, 200)
+            self.assertIn(r.body, (one, two), "a mix of two versions")
+            self.assertEqual(int(r.get("content-length")), len(r.body))
+            if r.body == two or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(r.body, two)
+        os.unlink(p)
+        deadline = time.monotonic() + 2.0
+        while True:
+            r = self.req("/big-replaced.bin")
+            if r.status != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(r.status, 404)
+
     def test_many_missing_paths_do_not_break_anything(self):
         """Thousands of different 404s (the cache keeps at most 256 of them):
         every one is a 404, and files are still served."""
