@@ -479,10 +479,8 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 					bad = -1;
 				r->max_header = (uint32_t)size;
 			} else if (kl == 9 && !strncmp(it, "max-conns", kl)) {
-				char *end;
-				errno = 0;
-				unsigned long v = strtoul(val, &end, 10);
-				bad = !*val || *end || errno || v > FCGI_MAX_CONNS_LIMIT || *val == '-' || *val == '+';
+				unsigned long v = 0;
+				bad = parse_uint(val, FCGI_MAX_CONNS_LIMIT, &v);
 				r->max_conns = (uint32_t)v;
 			} else if (kl == 13 && !strncmp(it, "queue-timeout", kl)) {
 				bad = conf_parse_seconds(val, &r->queue_timeout_ms);

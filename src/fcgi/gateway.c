@@ -5,7 +5,9 @@
  * PARAMS, STDIN), ibuf bytes from the application not yet parsed, hbuf the
  * CGI head while it accumulates. All three are pool buffers, so the memory a
  * request holds is bounded whatever its body or response size: a 2 GB upload
- * or download streams through them.
+ * or download streams through them. ibuf and hbuf are taken only once there
+ * is a backend connection (a queued request holds ubuf alone), and hbuf goes
+ * back as soon as the head is sent.
  *
  * Chunked request bodies are decoded and spooled first (memory up to
  * SPOOL_MEMORY, then an unnamed temporary file), because an application such
@@ -25,6 +27,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "fcgi/cgi.h"
 #include "fcgi/record.h"
 #include "http/beneath.h"
@@ -68,7 +71,7 @@ struct fcgi_req {
 	struct conn *conn;
 	const struct fcgi_route *route;
 	struct fcgi_req *next_free;
-	struct fcgi_req *qnext; /* in its backend's queue (F_QUEUED) */
+	struct fcgi_req *qnext, *qprev; /* in its backend's queue (F_QUEUED) */
 	enum fstate state;
 	unsigned backend, tries;
 	int reused;         /* the connection came from the pool */
@@ -149,7 +152,7 @@ struct fcgi_state {
 
 static void on_up(struct loop *l, struct watch *w, uint32_t events);
 static void on_idle_timeout(struct loop *l, struct timer *t);
-static void backend_freed(struct fcgi_state *st, struct fcgi_backend *b);
+static void backend_freed(struct fcgi_backend *b);
 
 static struct fcgi_backend *backend_of(struct fcgi_state *st, const struct fcgi_req *f)
 {
@@ -263,7 +266,7 @@ static void up_destroy(struct fcgi_up *u)
 	u->req = NULL;
 	b->open--;
 	idle_put(st, u);
-	backend_freed(st, b);
+	backend_freed(b);
 }
 
 static void idle_close(struct fcgi_up *d)
@@ -345,19 +348,33 @@ static void waiting_set(struct fcgi_state *st, struct fcgi_req *f, int on)
 		b->fresh--;
 }
 
+/* The queue of requests waiting for one of b's connections: doubly linked,
+ * so a request that leaves (client gone, queue-timeout) costs O(1) however
+ * many wait. */
+static void queue_push(struct fcgi_backend *b, struct fcgi_req *f)
+{
+	f->qprev = b->qtail;
+	f->qnext = NULL;
+	if (b->qtail)
+		b->qtail->qnext = f;
+	else
+		b->qhead = f;
+	b->qtail = f;
+}
+
 static void queue_remove(struct fcgi_backend *b, struct fcgi_req *f)
 {
-	struct fcgi_req **pp = &b->qhead, *prev = NULL;
-	while (*pp && *pp != f) {
-		prev = *pp;
-		pp = &(*pp)->qnext;
-	}
-	if (!*pp)
-		return;
-	*pp = f->qnext;
-	if (b->qtail == f)
-		b->qtail = prev;
-	f->qnext = NULL;
+	if (f->qprev)
+		f->qprev->qnext = f->qnext;
+	else if (b->qhead == f)
+		b->qhead = f->qnext;
+	else
+		return; /* not queued */
+	if (f->qnext)
+		f->qnext->qprev = f->qprev;
+	else
+		b->qtail = f->qprev;
+	f->qnext = f->qprev = NULL;
 }
 
 static struct fcgi_req *queue_pop(struct fcgi_backend *b)
@@ -376,14 +393,6 @@ static void on_idle_timeout(struct loop *l, struct timer *t)
 	idle_close(container_of(t, struct fcgi_up, timer));
 }
 
-static uint32_t path_hash(const char *p, size_t n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h;
-}
-
 /* Is path[0..len) a regular file beneath the site's root? A yes is trusted
  * for file-cache (like small files: a script deleted since is still sent to
  * the application, which answers 404, for at most that long); a no is always
@@ -397,7 +406,7 @@ static int is_script(struct conn *c, struct xfer *x, const char *path, size_t le
 	if (valid && len <= SCRIPT_PATH_MAX) {
 		if (!st->scripts)
 			st->scripts = calloc(SCRIPT_CACHE, sizeof *st->scripts);
-		h = path_hash(path, len);
+		h = fnv1a(FNV1A_BASIS, path, len);
 		if (st->scripts) {
 			e = &st->scripts[h % SCRIPT_CACHE];
 			if (e->len == len && e->hash == h && e->site == x->site && now - e->checked_ms < valid &&
@@ -755,12 +764,7 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 	if (b->max && b->open >= b->max) {
 		/* every connection the route allows is busy: wait for one */
 		f->state = F_QUEUED;
-		f->qnext = NULL;
-		if (b->qtail)
-			b->qtail->qnext = f;
-		else
-			b->qhead = f;
-		b->qtail = f;
+		queue_push(b, f);
 		arm(f, f->tq_queue);
 		return 0;
 	}
@@ -823,9 +827,8 @@ static int connect_any(struct conn *c, struct fcgi_req *f)
 }
 
 /* A connection to b closed: queued requests may open new ones. */
-static void backend_freed(struct fcgi_state *st, struct fcgi_backend *b)
+static void backend_freed(struct fcgi_backend *b)
 {
-	(void)st;
 	while (b->qhead && (!b->max || b->open < b->max)) {
 		struct fcgi_req *q = queue_pop(b);
 		timer_disarm(&q->timer);
@@ -847,7 +850,7 @@ static void upstream_release(struct conn *c, struct fcgi_req *f)
 	struct fcgi_up *u = f->up;
 	waiting_set(st, f, 0);
 	int clean = f->ended && f->protocol_status == FCGI_REQUEST_COMPLETE && buf_avail(f->ubuf) == 0 &&
-	            buf_avail(f->ibuf) == 0;
+	            (!f->ibuf || buf_avail(f->ibuf) == 0);
 	if (clean && b->qhead) {
 		struct fcgi_req *q = queue_pop(b);
 		timer_disarm(&f->timer);
@@ -934,12 +937,12 @@ int fcgi_start(struct conn *c)
 	f->route = x->route;
 	f->redirects = x->redirects;
 	setup_queues(st, f);
+	/* ibuf and hbuf wait for the backend connection (stream_buffers): a
+	 * request queued or connecting holds only what it sends */
 	f->ubuf = pool_get(&c->srv->bufs);
-	f->ibuf = pool_get(&c->srv->bufs);
-	f->hbuf = pool_get(&c->srv->bufs);
 	if (!c->wbuf)
 		c->wbuf = pool_get(&c->srv->bufs);
-	if (!f->ubuf || !f->ibuf || !f->hbuf || !c->wbuf)
+	if (!f->ubuf || !c->wbuf)
 		return -1;
 	f->backend = st->rr++ % f->route->nbackends;
 	/* after a local redirect the request is a GET without a body (what was
@@ -1376,6 +1379,8 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 					return -1;
 				if (s == 2)
 					return 2; /* local redirect */
+				pool_put(&c->srv->bufs, f->hbuf); /* the body streams through ibuf */
+				f->hbuf = NULL;
 				/* body bytes that came with the head */
 				size_t body_in_ev = before + ev.len - end;
 				f->pend = ev.data + (ev.len - body_in_ev);
@@ -1442,6 +1447,16 @@ static int check_connect(struct fcgi_req *f)
 	}
 	errno = err;
 	return -1;
+}
+
+/* The buffers for the application's answer, once there is a connection. */
+static int stream_buffers(struct conn *c, struct fcgi_req *f)
+{
+	if (!f->ibuf && !(f->ibuf = pool_get(&c->srv->bufs)))
+		return -1;
+	if (!f->head_sent && !f->hbuf && !(f->hbuf = pool_get(&c->srv->bufs)))
+		return -1;
+	return 0;
 }
 
 /* Answer with f->status now (before any head went out), closing after. */
@@ -1563,6 +1578,10 @@ int fcgi_drive(struct conn *c)
 			progress = 1;
 		}
 		if (f->state == F_STREAM) {
+			if (stream_buffers(c, f) < 0) {
+				f->status = 500;
+				return fail_now(c, f);
+			}
 			int r = pump_body(c, f);
 			if (r < 0)
 				return fail_now(c, f);

@@ -6,14 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/text.h"
+
 #define BUCKETS 2048u
 
 static uint32_t hash_of(uint32_t site, const char *p, size_t n)
 {
-	uint32_t h = 2166136261u ^ site;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
+	return fnv1a(FNV1A_BASIS ^ site, p, n);
 }
 
 void fc_init(struct filecache *fc, uint64_t valid_ms)
@@ -72,6 +71,35 @@ static void link_entry(struct filecache *fc, struct fc_entry *e)
 	fc->fds += e->fd >= 0 ? 1 : 0;
 }
 
+/* A new entry for (site, path), not yet linked, its path and room for
+ * `kept` data bytes in one block, once the cache has room for them (the
+ * oldest entries go first). NULL when out of memory. */
+static struct fc_entry *entry_new(struct filecache *fc, uint32_t h, uint32_t site, const char *path, size_t len,
+                                  size_t kept, uint64_t now)
+{
+	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
+		return NULL;
+	/* unlink_entry() moves fc->oldest on to the next */
+	while (fc->oldest && (fc->entries >= FC_MAX_ENTRIES || fc->bytes + kept > FC_MAX_BYTES))
+		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): the freed entry is no longer fc->oldest
+	struct fc_entry *e = calloc(1, sizeof *e);
+	if (!e)
+		return NULL;
+	e->path = malloc(len + 1 + kept + 1);
+	if (!e->path) {
+		free(e);
+		return NULL;
+	}
+	memcpy(e->path, path, len);
+	e->path[len] = '\0';
+	e->fd = -1;
+	e->hash = h;
+	e->site = site;
+	e->path_len = len;
+	e->checked_ms = now;
+	return e;
+}
+
 /* The oldest entry holding a descriptor (NULL: none). */
 static struct fc_entry *oldest_fd_entry(struct filecache *fc)
 {
@@ -115,27 +143,12 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
 	}
 	if (e)
 		unlink_entry(fc, e);
-	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
-		return NULL;
 	size_t size = big ? 0 : (size_t)st->st_size; /* bytes kept in memory */
-	/* the oldest goes first; unlink_entry() moves fc->oldest on to the next */
-	while (fc->oldest && (fc->entries >= FC_MAX_ENTRIES || fc->bytes + size > FC_MAX_BYTES))
-		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): the freed entry is no longer fc->oldest
 	struct fc_entry *old;
 	while (big && fc->fds >= FC_MAX_FDS && (old = oldest_fd_entry(fc)))
 		unlink_entry(fc, old);
-	e = calloc(1, sizeof *e);
-	if (!e)
+	if (!(e = entry_new(fc, h, site, path, len, size, now)))
 		return NULL;
-	e->fd = -1;
-	/* path and data in one block */
-	e->path = malloc(len + 1 + size + 1);
-	if (!e->path) {
-		free(e);
-		return NULL;
-	}
-	memcpy(e->path, path, len);
-	e->path[len] = '\0';
 	e->data = big ? NULL : e->path + len + 1;
 	if (big && (e->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		free(e->path);
@@ -154,10 +167,6 @@ const struct fc_entry *fc_put(struct filecache *fc, uint32_t site, const char *p
 		free(e);
 		return NULL;
 	}
-	e->hash = h;
-	e->site = site;
-	e->path_len = len;
-	e->checked_ms = now;
 	e->dev = st->st_dev;
 	e->ino = st->st_ino;
 	e->mtime = st->st_mtim;
@@ -181,28 +190,9 @@ void fc_put_missing(struct filecache *fc, uint32_t site, const char *path, size_
 	}
 	if (e)
 		unlink_entry(fc, e); /* the file it held is gone */
-	if (fc->missing >= FC_MAX_MISSING)
+	if (fc->missing >= FC_MAX_MISSING || !(e = entry_new(fc, h, site, path, len, 0, now)))
 		return;
-	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
-		return;
-	while (fc->oldest && fc->entries >= FC_MAX_ENTRIES)
-		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): as in fc_put
-	e = calloc(1, sizeof *e);
-	if (!e)
-		return;
-	e->fd = -1;
-	e->path = malloc(len + 1);
-	if (!e->path) {
-		free(e);
-		return;
-	}
-	memcpy(e->path, path, len);
-	e->path[len] = '\0';
 	e->data = e->path + len;
-	e->hash = h;
-	e->site = site;
-	e->path_len = len;
-	e->checked_ms = now;
 	e->missing = 1;
 	link_entry(fc, e);
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/text.h"
+
 #define EXT_MAX 16
 
 struct mime_entry {
@@ -45,11 +47,9 @@ static const char *const builtin[][2] = {
 
 static uint32_t hash_ext(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)tolower((unsigned char)s[i]);
-		h *= 16777619u;
-	}
+	uint32_t h = FNV1A_BASIS;
+	for (size_t i = 0; i < n; i++)
+		h = fnv1a_byte(h, (unsigned char)tolower((unsigned char)s[i]));
 	return h;
 }
 

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "core/text.h"
+
 enum { ST_LINE = 0, ST_FIELDS = 1, ST_DONE = 2 };
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
@@ -566,16 +568,6 @@ void http_chunked_init(struct http_chunked *c)
 	memset(c, 0, sizeof *c);
 }
 
-static int hexval(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = (unsigned char)lower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *consumed, size_t *out)
 {
 	size_t i = 0, o = 0;
@@ -583,7 +575,7 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *c
 		unsigned char ch = (unsigned char)buf[i];
 		switch (c->state) {
 		case CH_SIZE: {
-			int v = hexval(ch);
+			int v = hex_digit(ch);
 			if (v >= 0) {
 				if (c->digits >= 16)
 					return -400;

@@ -22,6 +22,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "fcgi/gateway.h"
 #include "http/conn.h"
 #include "http/target.h"
@@ -83,10 +84,7 @@ static int client_key(const struct sockaddr *sa, uint8_t key[16], uint8_t *famil
 
 static uint32_t client_hash(const uint8_t key[16])
 {
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h & (CLIENT_BUCKETS - 1);
+	return fnv1a(FNV1A_BASIS, key, 16) & (CLIENT_BUCKETS - 1);
 }
 
 static struct client_count **client_find(struct server *s, const uint8_t key[16], uint8_t family)

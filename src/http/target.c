@@ -9,16 +9,7 @@
 
 #include <string.h>
 
-static int hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "core/text.h"
 
 int path_normalize(const char *raw, size_t len, char *out, size_t cap, size_t *outlen)
 {
@@ -33,7 +24,7 @@ int path_normalize(const char *raw, size_t len, char *out, size_t cap, size_t *o
 		if (c == '%') {
 			if (len - i < 3)
 				return PATH_E_BAD;
-			int hi = hex((unsigned char)raw[i + 1]), lo = hex((unsigned char)raw[i + 2]);
+			int hi = hex_digit((unsigned char)raw[i + 1]), lo = hex_digit((unsigned char)raw[i + 2]);
 			if (hi < 0 || lo < 0)
 				return PATH_E_BAD;
 			c = (unsigned char)(hi << 4 | lo);

@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "core/text.h"
+
 /* What a field scanner found in the bytes it was given. */
 enum scan {
 	SCAN_DONE, /* a complete field, followed by a byte that is not part of it */
@@ -41,17 +43,6 @@ enum scan {
 static int is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Dotted-quad IPv4 at p[0..n): 4 decimal octets 0-255 without leading zeros.
@@ -110,7 +101,7 @@ static enum scan scan_ip6(const uint8_t *p, size_t n, size_t *used, uint8_t out[
 	}
 	for (; i < n; i++) {
 		uint8_t c = p[i];
-		int h = hex_value(c);
+		int h = hex_digit(c);
 		if (h >= 0) {
 			if (digits == 4)
 				return SCAN_BAD;
