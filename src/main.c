@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
-#include "ctl/client.h"
 #include "core/log.h"
+#include "ctl/client.h"
 #include "http/mime.h"
 #include "proc/master.h"
 #include "proc/title.h"
@@ -83,8 +83,8 @@ static int run_client(int argc, char **argv)
 		} else {
 			r = ctl_client_set_nice(path, (int)n);
 		}
-	} else if (verb && (strcmp(verb, "reload") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "quit") == 0 ||
-	                    strcmp(verb, "reopen") == 0)) {
+	} else if (verb && (strcmp(verb, "reload") == 0 || strcmp(verb, "stop") == 0 ||
+	                    strcmp(verb, "quit") == 0 || strcmp(verb, "reopen") == 0)) {
 		r = ctl_client_command(path, verb);
 	} else {
 		fprintf(stderr, "hearth: ctl: expects reload, stop, quit, reopen or nice N\n");
@@ -96,7 +96,8 @@ static int run_client(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "top") == 0 || strcmp(argv[1], "ctl") == 0))
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "top") == 0 || strcmp(argv[1], "ctl") == 0))
 		return run_client(argc - 1, argv + 1);
 
 	/* argv's memory becomes the process title; work from a copy, kept for
@@ -120,7 +121,8 @@ int main(int argc, char **argv)
 	if (getcwd(cwd, sizeof cwd))
 		master_absolutize(&cfg, cwd); /* logs reopen by name after a daemon's chdir("/") */
 	if (log_open_error(cfg.error_log, (enum log_level)cfg.log_level) < 0) {
-		fprintf(stderr, "hearth: --error-log: cannot open '%s': %s\n", cfg.error_log, strerror(errno));
+		fprintf(stderr, "hearth: --error-log: cannot open '%s': %s\n", cfg.error_log,
+		        strerror(errno));
 		return 1;
 	}
 	r = log_open_access(cfg.access_log);

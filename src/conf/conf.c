@@ -182,7 +182,8 @@ static int parse_unix(const char *text, struct listen_spec *spec, char *err, siz
 		return 0;
 	}
 	if (path[0] != '/') {
-		snprintf(err, errlen, "a Unix socket path must be absolute (unix:/path) or abstract (unix:@name)");
+		snprintf(err, errlen,
+		         "a Unix socket path must be absolute (unix:/path) or abstract (unix:@name)");
 		return -1;
 	}
 	memcpy(un->sun_path, path, n + 1);
@@ -314,13 +315,13 @@ static int valid_cpu_list(const char *v)
 /* ---- the option table ---- */
 
 enum kind {
-	K_BOOL,     /* int in the site (or settings): on/off, no argument = on */
-	K_FLAG,     /* int in settings: on/off */
-	K_SECONDS,  /* uint32_t milliseconds */
-	K_SIZE64,   /* uint64_t bytes */
-	K_SIZE32,   /* uint32_t bytes, 1..max */
-	K_COUNT32,  /* uint32_t, 1..max */
-	K_STRING,   /* const char * */
+	K_BOOL, /* int in the site (or settings): on/off, no argument = on */
+	K_FLAG, /* int in settings: on/off */
+	K_SECONDS, /* uint32_t milliseconds */
+	K_SIZE64, /* uint64_t bytes */
+	K_SIZE32, /* uint32_t bytes, 1..max */
+	K_COUNT32, /* uint32_t, 1..max */
+	K_STRING, /* const char * */
 	K_SITE_STR, /* const char * in the site */
 	K_LISTEN,
 	K_WORKERS,
@@ -329,13 +330,13 @@ enum kind {
 	K_LOGLEVEL,
 	K_ACCEPT,
 	K_AFFINITY,
-	K_LOGPATH,  /* access log: PATH, - or off */
-	K_ERRPATH,  /* error log: PATH or - */
-	K_FASTCGI,  /* a FastCGI route (site) */
-	K_CIDR,     /* a trusted network, appended */
-	K_MS,       /* uint32_t milliseconds, 0 allowed */
-	K_METRICS,  /* the metrics listener */
-	K_INDEX,    /* index file names (site) */
+	K_LOGPATH, /* access log: PATH, - or off */
+	K_ERRPATH, /* error log: PATH or - */
+	K_FASTCGI, /* a FastCGI route (site) */
+	K_CIDR, /* a trusted network, appended */
+	K_MS, /* uint32_t milliseconds, 0 allowed */
+	K_METRICS, /* the metrics listener */
+	K_INDEX, /* index file names (site) */
 };
 
 #define SITE 1
@@ -352,44 +353,44 @@ struct option_row {
 #define SC(field) offsetof(struct site_conf, field)
 
 static const struct option_row options[] = {
-        {"root", K_SITE_STR, SITE, SC(root), 0, "DIR"},
-        {"listing", K_BOOL, SITE, SC(listing), 0, NULL},
-        {"follow-symlinks", K_BOOL, SITE, SC(follow_symlinks), 0, NULL},
-        {"dotfiles", K_BOOL, SITE, SC(dotfiles), 0, NULL},
-        {"fastcgi", K_FASTCGI, SITE, 0, 0, "PATTERN=BACKEND"},
-        {"index", K_INDEX, SITE, 0, 0, "NAMES"},
-        {"listen", K_LISTEN, 0, 0, 0, "ADDR"},
-        {"unix-mode", K_MODE, 0, S(unix_mode), 0, "MODE"},
-        {"workers", K_WORKERS, 0, S(workers), 0, "N"},
-        {"worker-nice", K_NICE, 0, S(worker_nice), 0, "N"},
-        {"worker-cpu-affinity", K_AFFINITY, 0, S(worker_cpu_affinity), 0, "LIST"},
-        {"user", K_STRING, 0, S(user), 0, "USER"},
-        {"pid-file", K_STRING, 0, S(pid_file), 0, "PATH"},
-        {"control", K_STRING, 0, S(control), 0, "PATH"},
-        {"daemon", K_FLAG, 0, S(daemon), 0, NULL},
-        {"shutdown-timeout", K_SECONDS, 0, S(shutdown_timeout_ms), 0, "SECONDS"},
-        {"accept-mode", K_ACCEPT, 0, S(accept_mode), 0, "MODE"},
-        {"timeout-header", K_SECONDS, 0, S(timeout_header_ms), 0, "SECONDS"},
-        {"timeout-body", K_SECONDS, 0, S(timeout_body_ms), 0, "SECONDS"},
-        {"timeout-idle", K_SECONDS, 0, S(timeout_idle_ms), 0, "SECONDS"},
-        {"timeout-send", K_SECONDS, 0, S(timeout_send_ms), 0, "SECONDS"},
-        {"keepalive-requests", K_COUNT32, 0, S(keepalive_requests), UINT32_MAX, "N"},
-        {"max-body-size", K_SIZE64, 0, S(max_body_size), 0, "SIZE"},
-        {"file-cache", K_MS, 0, S(file_cache_ms), 0, "SECONDS"},
-        {"max-connections", K_COUNT32, 0, S(max_connections), 10000000, "N"},
-        {"max-connections-per-client", K_COUNT32, 0, S(max_connections_per_client), 10000000, "N"},
-        {"max-request-line", K_SIZE32, 0, S(max_request_line), 1u << 20, "SIZE"},
-        {"max-header-size", K_SIZE32, 0, S(max_head), 1u << 20, "SIZE"},
-        {"max-header-fields", K_COUNT32, 0, S(max_fields), 128, "N"},
-        {"proxy-from", K_CIDR, 0, 0, 0, "CIDR"},
-        {"trust-forwarded", K_FLAG, 0, S(trust_forwarded), 0, NULL},
-        {"health", K_STRING, 0, S(health), 0, "PATH"},
-        {"drain-delay", K_MS, 0, S(drain_delay_ms), 0, "SECONDS"},
-        {"metrics", K_METRICS, 0, 0, 0, "ADDR"},
-        {"access-log", K_LOGPATH, 0, S(access_log), 0, "PATH"},
-        {"error-log", K_ERRPATH, 0, S(error_log), 0, "PATH"},
-        {"log-level", K_LOGLEVEL, 0, S(log_level), 0, "LEVEL"},
-        {"mime-types", K_STRING, 0, S(mime_types), 0, "FILE"},
+    {"root", K_SITE_STR, SITE, SC(root), 0, "DIR"},
+    {"listing", K_BOOL, SITE, SC(listing), 0, NULL},
+    {"follow-symlinks", K_BOOL, SITE, SC(follow_symlinks), 0, NULL},
+    {"dotfiles", K_BOOL, SITE, SC(dotfiles), 0, NULL},
+    {"fastcgi", K_FASTCGI, SITE, 0, 0, "PATTERN=BACKEND"},
+    {"index", K_INDEX, SITE, 0, 0, "NAMES"},
+    {"listen", K_LISTEN, 0, 0, 0, "ADDR"},
+    {"unix-mode", K_MODE, 0, S(unix_mode), 0, "MODE"},
+    {"workers", K_WORKERS, 0, S(workers), 0, "N"},
+    {"worker-nice", K_NICE, 0, S(worker_nice), 0, "N"},
+    {"worker-cpu-affinity", K_AFFINITY, 0, S(worker_cpu_affinity), 0, "LIST"},
+    {"user", K_STRING, 0, S(user), 0, "USER"},
+    {"pid-file", K_STRING, 0, S(pid_file), 0, "PATH"},
+    {"control", K_STRING, 0, S(control), 0, "PATH"},
+    {"daemon", K_FLAG, 0, S(daemon), 0, NULL},
+    {"shutdown-timeout", K_SECONDS, 0, S(shutdown_timeout_ms), 0, "SECONDS"},
+    {"accept-mode", K_ACCEPT, 0, S(accept_mode), 0, "MODE"},
+    {"timeout-header", K_SECONDS, 0, S(timeout_header_ms), 0, "SECONDS"},
+    {"timeout-body", K_SECONDS, 0, S(timeout_body_ms), 0, "SECONDS"},
+    {"timeout-idle", K_SECONDS, 0, S(timeout_idle_ms), 0, "SECONDS"},
+    {"timeout-send", K_SECONDS, 0, S(timeout_send_ms), 0, "SECONDS"},
+    {"keepalive-requests", K_COUNT32, 0, S(keepalive_requests), UINT32_MAX, "N"},
+    {"max-body-size", K_SIZE64, 0, S(max_body_size), 0, "SIZE"},
+    {"file-cache", K_MS, 0, S(file_cache_ms), 0, "SECONDS"},
+    {"max-connections", K_COUNT32, 0, S(max_connections), 10000000, "N"},
+    {"max-connections-per-client", K_COUNT32, 0, S(max_connections_per_client), 10000000, "N"},
+    {"max-request-line", K_SIZE32, 0, S(max_request_line), 1u << 20, "SIZE"},
+    {"max-header-size", K_SIZE32, 0, S(max_head), 1u << 20, "SIZE"},
+    {"max-header-fields", K_COUNT32, 0, S(max_fields), 128, "N"},
+    {"proxy-from", K_CIDR, 0, 0, 0, "CIDR"},
+    {"trust-forwarded", K_FLAG, 0, S(trust_forwarded), 0, NULL},
+    {"health", K_STRING, 0, S(health), 0, "PATH"},
+    {"drain-delay", K_MS, 0, S(drain_delay_ms), 0, "SECONDS"},
+    {"metrics", K_METRICS, 0, 0, 0, "ADDR"},
+    {"access-log", K_LOGPATH, 0, S(access_log), 0, "PATH"},
+    {"error-log", K_ERRPATH, 0, S(error_log), 0, "PATH"},
+    {"log-level", K_LOGLEVEL, 0, S(log_level), 0, "LEVEL"},
+    {"mime-types", K_STRING, 0, S(mime_types), 0, "FILE"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -405,8 +406,8 @@ static int valid_pattern(const char *p)
 	return p[0] == '/' && !strstr(p, "..") && !strchr(p, '*');
 }
 
-static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, const char *const *argv, char *err,
-                         size_t errlen)
+static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, const char *const *argv,
+                         char *err, size_t errlen)
 {
 	/* flag form: "PATTERN=B1,B2"; file form: PATTERN B1 B2 [key=value ...] */
 	char buf[1024];
@@ -416,7 +417,9 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 	if (argc == 1) {
 		const char *eq = strchr(argv[0], '=');
 		if (!eq || strlen(argv[0]) >= sizeof buf) {
-			snprintf(err, errlen, "expects PATTERN=BACKEND[,BACKEND...] (e.g. '*.php=unix:/run/php/php-fpm.sock')");
+			snprintf(
+			    err, errlen,
+			    "expects PATTERN=BACKEND[,BACKEND...] (e.g. '*.php=unix:/run/php/php-fpm.sock')");
 			return -1;
 		}
 		strcpy(buf, argv[0]);
@@ -486,8 +489,11 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 				bad = conf_parse_seconds(val, &r->queue_timeout_ms);
 				queue_timeout_set = 1;
 			} else {
-				snprintf(err, errlen, "unknown option '%.*s' (connect-timeout, read-timeout, send-timeout, "
-				                      "max-body, max-header, max-conns, queue-timeout)", (int)kl, it);
+				snprintf(
+				    err, errlen,
+				    "unknown option '%.*s' (connect-timeout, read-timeout, send-timeout, "
+				    "max-body, max-header, max-conns, queue-timeout)",
+				    (int)kl, it);
 				return -1;
 			}
 			if (bad) {
@@ -519,15 +525,16 @@ static int apply_fastcgi(struct settings *s, struct site_conf *site, int argc, c
 	return 0;
 }
 
-static int apply_index(struct settings *s, struct site_conf *site, int argc, const char *const *argv, char *err,
-                       size_t errlen)
+static int apply_index(struct settings *s, struct site_conf *site, int argc, const char *const *argv,
+                       char *err, size_t errlen)
 {
 	site->nindex = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *p = argv[i];
 		while (*p) {
 			size_t n = strcspn(p, ",");
-			if (n == 0 || memchr(p, '/', n) || (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.'))) {
+			if (n == 0 || memchr(p, '/', n) ||
+			    (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.'))) {
 				snprintf(err, errlen, "invalid index name '%.*s'", (int)n, p);
 				return -1;
 			}
@@ -573,8 +580,8 @@ static int parse_bool(int argc, const char *const *argv, int *out)
 	return -1;
 }
 
-int conf_apply(struct settings *s, struct site_conf *site, const char *name, int argc, const char *const *argv,
-               char *err, size_t errlen)
+int conf_apply(struct settings *s, struct site_conf *site, const char *name, int argc,
+               const char *const *argv, char *err, size_t errlen)
 {
 	const struct option_row *o = find_option(name);
 	if (!o) {
@@ -758,8 +765,7 @@ int conf_apply(struct settings *s, struct site_conf *site, const char *name, int
 		}
 		s->error_log = v;
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 invalid:
 	snprintf(err, errlen, "invalid value '%s'", v);
@@ -907,7 +913,8 @@ int conf_finish(struct settings *s, char *err, size_t errlen)
 		return -1;
 	}
 	if (s->daemon && strcmp(s->error_log, "-") == 0) {
-		snprintf(err, errlen, "--daemon: needs --error-log PATH (standard error is closed in the background)");
+		snprintf(err, errlen,
+		         "--daemon: needs --error-log PATH (standard error is closed in the background)");
 		return -1;
 	}
 	if (s->daemon && strcmp(s->access_log, "-") == 0)
@@ -965,63 +972,64 @@ const struct site_conf *conf_site_for_host(const struct settings *s, const char 
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: hearth [OPTIONS] [ROOT]\n"
-	        "       hearth -t [-c FILE]                     test the configuration\n"
-	        "       hearth -s stop|quit|reload|reopen [--pid-file PATH | -c FILE]\n"
-	        "       hearth status [--json] | top | ctl reload|stop|quit|reopen\n"
-	        "              [--control PATH | --pid-file PATH | -c FILE]\n"
-	        "Serve the folder ROOT (default: the current directory) over HTTP/1.1.\n"
-	        "\n"
-	        "  -c, --config FILE           configuration file (flags override it)\n"
-	        "  --root DIR                  document root (same as ROOT)\n"
-	        "  --listen ADDR               HOST:PORT, [V6]:PORT, :PORT, unix:/path or unix:@name;\n"
-	        "                              repeatable (default 127.0.0.1:8080)\n"
-	        "  --unix-mode MODE            permissions of Unix socket files (default 0660)\n"
-	        "  --workers N|auto            worker processes (default auto: one per CPU;\n"
-	        "                              0: a single process, no master)\n"
-	        "  --worker-nice N             workers' nice value (-20 to 19)\n"
-	        "  --worker-cpu-affinity auto|LIST  pin workers to CPUs (LIST like 0,2-3)\n"
-	        "  --user USER[:GROUP]         workers' user when started as root (default nobody)\n"
-	        "  --pid-file PATH             write, lock and remove the master's pid file\n"
-	        "  --control PATH|off          control socket (default: beside the pid file,\n"
-	        "                              else hearth.ctl in the working directory)\n"
-	        "  --daemon                    run in the background (needs --error-log PATH)\n"
-	        "  --shutdown-timeout SECONDS  graceful stop limit (default 10)\n"
-	        "  --accept-mode shared|reuseport  how workers share listeners (default shared)\n"
-	        "  --timeout-header SECONDS    to receive a whole request head (default 15)\n"
-	        "  --timeout-body SECONDS      between reads of a request body (default 30)\n"
-	        "  --timeout-idle SECONDS      keep-alive wait for the next request (default 75)\n"
-	        "  --timeout-send SECONDS      for a client to accept more bytes (default 30)\n"
-	        "  --keepalive-requests N      requests per connection (default 10000)\n"
-	        "  --max-body-size SIZE        largest request body, e.g. 1m (default 1m)\n"
-	        "  --file-cache SECONDS        serve small files from memory, rechecked this often (1; 0: off)\n"
-	        "  --max-connections N         open connections, all workers together (no limit)\n"
-	        "  --max-connections-per-client N  per client address (no limit)\n"
-	        "  --max-request-line SIZE     longest request line (default 8k)\n"
-	        "  --max-header-size SIZE      largest request head (default 16k)\n"
-	        "  --max-header-fields N       most header fields (default 100)\n"
-	        "  --fastcgi PATTERN=BACKEND[,BACKEND]  route *.ext or /prefix/ to FastCGI\n"
-	        "                              (unix:/path or HOST:PORT), e.g. '*.php=unix:/run/php.sock';\n"
-	        "                              options after the backends: ,max-conns=N,read-timeout=S ...\n"
-	        "  --index NAME[,NAME]         index files (default index.html)\n"
-	        "  --listing                   HTML listings for directories without index.html\n"
-	        "  --follow-symlinks           follow symbolic links (never out of ROOT)\n"
-	        "  --dotfiles                  serve names starting with '.' (/.well-known/ always)\n"
-	        "  --proxy-from CIDR           peers trusted for PROXY headers and X-Forwarded-For\n"
-	        "                              (repeatable; default loopback); ADDR:proxy listeners\n"
-	        "  --trust-forwarded           client address from X-Forwarded-For/Forwarded\n"
-	        "  --health PATH               health endpoint: 200, 503 once stopping (off)\n"
-	        "  --drain-delay SECONDS       on stop, keep serving with health 503 first (0)\n"
-	        "  --metrics ADDR              Prometheus metrics listener (off)\n"
-	        "  --access-log PATH|-|off     combined-format access log (default -: stdout)\n"
-	        "  --error-log PATH|-          error log (default -: stderr)\n"
-	        "  --log-level LEVEL           debug, info, notice, warn or error (default info)\n"
-	        "  --mime-types FILE           extension table (default /etc/mime.types)\n"
-	        "  -t                          test the configuration and exit\n"
-	        "  -s SIGNAL                   stop (graceful), quit (now), reload, reopen (logs)\n"
-	        "  --help                      show this help\n"
-	        "  --version                   show the version\n");
+	fprintf(
+	    f,
+	    "Usage: hearth [OPTIONS] [ROOT]\n"
+	    "       hearth -t [-c FILE]                     test the configuration\n"
+	    "       hearth -s stop|quit|reload|reopen [--pid-file PATH | -c FILE]\n"
+	    "       hearth status [--json] | top | ctl reload|stop|quit|reopen\n"
+	    "              [--control PATH | --pid-file PATH | -c FILE]\n"
+	    "Serve the folder ROOT (default: the current directory) over HTTP/1.1.\n"
+	    "\n"
+	    "  -c, --config FILE           configuration file (flags override it)\n"
+	    "  --root DIR                  document root (same as ROOT)\n"
+	    "  --listen ADDR               HOST:PORT, [V6]:PORT, :PORT, unix:/path or unix:@name;\n"
+	    "                              repeatable (default 127.0.0.1:8080)\n"
+	    "  --unix-mode MODE            permissions of Unix socket files (default 0660)\n"
+	    "  --workers N|auto            worker processes (default auto: one per CPU;\n"
+	    "                              0: a single process, no master)\n"
+	    "  --worker-nice N             workers' nice value (-20 to 19)\n"
+	    "  --worker-cpu-affinity auto|LIST  pin workers to CPUs (LIST like 0,2-3)\n"
+	    "  --user USER[:GROUP]         workers' user when started as root (default nobody)\n"
+	    "  --pid-file PATH             write, lock and remove the master's pid file\n"
+	    "  --control PATH|off          control socket (default: beside the pid file,\n"
+	    "                              else hearth.ctl in the working directory)\n"
+	    "  --daemon                    run in the background (needs --error-log PATH)\n"
+	    "  --shutdown-timeout SECONDS  graceful stop limit (default 10)\n"
+	    "  --accept-mode shared|reuseport  how workers share listeners (default shared)\n"
+	    "  --timeout-header SECONDS    to receive a whole request head (default 15)\n"
+	    "  --timeout-body SECONDS      between reads of a request body (default 30)\n"
+	    "  --timeout-idle SECONDS      keep-alive wait for the next request (default 75)\n"
+	    "  --timeout-send SECONDS      for a client to accept more bytes (default 30)\n"
+	    "  --keepalive-requests N      requests per connection (default 10000)\n"
+	    "  --max-body-size SIZE        largest request body, e.g. 1m (default 1m)\n"
+	    "  --file-cache SECONDS        serve small files from memory, rechecked this often (1; 0: off)\n"
+	    "  --max-connections N         open connections, all workers together (no limit)\n"
+	    "  --max-connections-per-client N  per client address (no limit)\n"
+	    "  --max-request-line SIZE     longest request line (default 8k)\n"
+	    "  --max-header-size SIZE      largest request head (default 16k)\n"
+	    "  --max-header-fields N       most header fields (default 100)\n"
+	    "  --fastcgi PATTERN=BACKEND[,BACKEND]  route *.ext or /prefix/ to FastCGI\n"
+	    "                              (unix:/path or HOST:PORT), e.g. '*.php=unix:/run/php.sock';\n"
+	    "                              options after the backends: ,max-conns=N,read-timeout=S ...\n"
+	    "  --index NAME[,NAME]         index files (default index.html)\n"
+	    "  --listing                   HTML listings for directories without index.html\n"
+	    "  --follow-symlinks           follow symbolic links (never out of ROOT)\n"
+	    "  --dotfiles                  serve names starting with '.' (/.well-known/ always)\n"
+	    "  --proxy-from CIDR           peers trusted for PROXY headers and X-Forwarded-For\n"
+	    "                              (repeatable; default loopback); ADDR:proxy listeners\n"
+	    "  --trust-forwarded           client address from X-Forwarded-For/Forwarded\n"
+	    "  --health PATH               health endpoint: 200, 503 once stopping (off)\n"
+	    "  --drain-delay SECONDS       on stop, keep serving with health 503 first (0)\n"
+	    "  --metrics ADDR              Prometheus metrics listener (off)\n"
+	    "  --access-log PATH|-|off     combined-format access log (default -: stdout)\n"
+	    "  --error-log PATH|-          error log (default -: stderr)\n"
+	    "  --log-level LEVEL           debug, info, notice, warn or error (default info)\n"
+	    "  --mime-types FILE           extension table (default /etc/mime.types)\n"
+	    "  -t                          test the configuration and exit\n"
+	    "  -s SIGNAL                   stop (graceful), quit (now), reload, reopen (logs)\n"
+	    "  --help                      show this help\n"
+	    "  --version                   show the version\n");
 }
 
 enum { OPT_HELP = 1000, OPT_VERSION, OPT_CONFIG };
@@ -1078,8 +1086,8 @@ int conf_load(struct settings *s, int argc, char **argv, char *err, size_t errle
 		return 2;
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		int is_bool = options[i].kind == K_BOOL || options[i].kind == K_FLAG;
-		long_opts[i] = (struct option){options[i].name, is_bool ? no_argument : required_argument, NULL,
-		                               (int)(2000 + i)};
+		long_opts[i] = (struct option){options[i].name, is_bool ? no_argument : required_argument,
+		                               NULL, (int)(2000 + i)};
 	}
 	long_opts[NOPTIONS] = (struct option){"help", no_argument, NULL, OPT_HELP};
 	long_opts[NOPTIONS + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
@@ -1100,23 +1108,19 @@ int conf_load(struct settings *s, int argc, char **argv, char *err, size_t errle
 			ret = 1;
 			goto out;
 		case 'c':
-		case OPT_CONFIG:
-			s->config_file = optarg;
-			break;
-		case 't':
-			s->test_only = 1;
-			break;
+		case OPT_CONFIG: s->config_file = optarg; break;
+		case 't': s->test_only = 1; break;
 		case 's':
 			if (strcmp(optarg, "stop") && strcmp(optarg, "quit") && strcmp(optarg, "reload") &&
 			    strcmp(optarg, "reopen")) {
-				fprintf(stderr, "hearth: -s: invalid signal '%s' (stop, quit, reload or reopen)\n", optarg);
+				fprintf(stderr,
+				        "hearth: -s: invalid signal '%s' (stop, quit, reload or reopen)\n",
+				        optarg);
 				goto out;
 			}
 			s->signal = optarg;
 			break;
-		case ':':
-			fprintf(stderr, "hearth: %s: requires a value\n", argv[optind - 1]);
-			goto out;
+		case ':': fprintf(stderr, "hearth: %s: requires a value\n", argv[optind - 1]); goto out;
 		case '?':
 			fprintf(stderr, "hearth: %s: unknown option (see --help)\n", argv[optind - 1]);
 			goto out;

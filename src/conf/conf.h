@@ -28,8 +28,8 @@ struct listen_spec {
 	char text[128]; /* as given, for messages */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	int is_unix;  /* AF_UNIX: path in addr (sun_path), or abstract (sun_path[0] == 0) */
-	int proxy;    /* ":proxy": connections start with a PROXY protocol header */
+	int is_unix; /* AF_UNIX: path in addr (sun_path), or abstract (sun_path[0] == 0) */
+	int proxy; /* ":proxy": connections start with a PROXY protocol header */
 };
 
 #define CONF_MAX_CIDRS 32
@@ -53,9 +53,9 @@ struct fcgi_route {
 	uint32_t connect_timeout_ms;
 	uint32_t read_timeout_ms;
 	uint32_t send_timeout_ms;
-	uint64_t max_body;   /* 0: the server's max-body-size */
+	uint64_t max_body; /* 0: the server's max-body-size */
 	uint32_t max_header; /* CGI response head */
-	uint32_t max_conns;  /* per worker and backend; 0: no limit */
+	uint32_t max_conns; /* per worker and backend; 0: no limit */
 	uint32_t queue_timeout_ms; /* waiting for a connection when max_conns are busy */
 };
 
@@ -72,10 +72,10 @@ struct site_conf {
 	unsigned nnames;
 	int is_default; /* "site default { ... }": for hosts no site names */
 	const char *root;
-	int listing;         /* -1: inherit */
+	int listing; /* -1: inherit */
 	int follow_symlinks; /* -1: inherit */
-	int dotfiles;        /* -1: inherit */
-	unsigned line;       /* where it was defined, for messages */
+	int dotfiles; /* -1: inherit */
+	unsigned line; /* where it was defined, for messages */
 	struct fcgi_route *routes; /* CONF_MAX_ROUTES slots in the arena; NULL: inherit */
 	unsigned nroutes;
 	const char *index[CONF_MAX_INDEX]; /* index files, in order; none: inherit ("index.html") */
@@ -99,7 +99,7 @@ struct settings {
 	int worker_nice;
 	int worker_nice_set;
 	const char *worker_cpu_affinity; /* NULL, "auto" or "0,2-3" */
-	const char *user;                /* "USER[:GROUP]"; NULL: see docs (nobody when root) */
+	const char *user; /* "USER[:GROUP]"; NULL: see docs (nobody when root) */
 	const char *pid_file;
 	int daemon;
 	uint32_t shutdown_timeout_ms;
@@ -113,13 +113,13 @@ struct settings {
 	uint32_t timeout_send_ms;
 
 	const char *access_log; /* path, "-" or "off" */
-	const char *error_log;  /* path or "-" */
-	int log_level;          /* enum log_level */
+	const char *error_log; /* path or "-" */
+	int log_level; /* enum log_level */
 	const char *mime_types; /* NULL: /etc/mime.types */
 
 	uint32_t keepalive_requests;
-	uint32_t file_cache_ms;              /* small files trusted in memory this long; 0: off */
-	uint32_t max_connections;            /* all workers together; 0: no limit */
+	uint32_t file_cache_ms; /* small files trusted in memory this long; 0: off */
+	uint32_t max_connections; /* all workers together; 0: no limit */
 	uint32_t max_connections_per_client; /* per client address and worker; 0: no limit */
 	uint64_t max_body_size;
 	uint32_t max_request_line;
@@ -130,14 +130,14 @@ struct settings {
 	struct cidr proxy_from[CONF_MAX_CIDRS]; /* none given: loopback and Unix peers */
 	unsigned nproxy_from;
 	int trust_forwarded;
-	const char *health;      /* path of the health endpoint, or NULL */
+	const char *health; /* path of the health endpoint, or NULL */
 	uint32_t drain_delay_ms;
 	struct listen_spec metrics;
 	int metrics_set;
 
 	/* what the command line asked for besides serving */
-	int test_only;       /* -t */
-	const char *signal;  /* -s stop|quit|reload|reopen */
+	int test_only; /* -t */
+	const char *signal; /* -s stop|quit|reload|reopen */
 
 	/* owned strings (conf_strdup) */
 	char **arena_blocks;
@@ -165,8 +165,8 @@ void *conf_alloc(struct settings *s, size_t n);
  * arguments (argc 0 for "--listing" / "listing;" meaning on). site is NULL at
  * top level, or the site block being parsed (only site options are allowed
  * there). Returns 0, or -1 with a message (without the name) in err. */
-int conf_apply(struct settings *s, struct site_conf *site, const char *name, int argc, const char *const *argv,
-               char *err, size_t errlen);
+int conf_apply(struct settings *s, struct site_conf *site, const char *name, int argc,
+               const char *const *argv, char *err, size_t errlen);
 
 /* Parse a configuration file's text (pure: no I/O; strings are copied into
  * the arena). name is the file name used in messages. Returns 0, or -1 with

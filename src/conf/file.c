@@ -18,8 +18,8 @@
 #include <string.h>
 
 #define FILE_TOKEN_MAX 4096 /* bytes in one word, after unquoting */
-#define FILE_ARGS_MAX 64    /* arguments of one directive */
-#define FILE_SHOWN_MAX 64   /* bytes of a directive or host name quoted in messages */
+#define FILE_ARGS_MAX 64 /* arguments of one directive */
+#define FILE_SHOWN_MAX 64 /* bytes of a directive or host name quoted in messages */
 
 enum file_tok { TOK_EOF, TOK_WORD, TOK_SEMI, TOK_OPEN, TOK_CLOSE, TOK_ERROR };
 
@@ -27,7 +27,7 @@ struct file_parser {
 	struct settings *s;
 	const char *name; /* file name, for messages */
 	const char *p, *end;
-	unsigned line;     /* line of p */
+	unsigned line; /* line of p */
 	unsigned tok_line; /* line where the last token (or lexical error) is */
 	char tok[FILE_TOKEN_MAX + 1];
 	size_t tok_len;
@@ -163,22 +163,15 @@ static enum file_tok file_lex_next(struct file_parser *fp)
 		return TOK_EOF;
 	unsigned char c = (unsigned char)*fp->p;
 	switch (c) {
-	case ';':
-		fp->p++;
-		return TOK_SEMI;
-	case '{':
-		fp->p++;
-		return TOK_OPEN;
-	case '}':
-		fp->p++;
-		return TOK_CLOSE;
+	case ';': fp->p++; return TOK_SEMI;
+	case '{': fp->p++; return TOK_OPEN;
+	case '}': fp->p++; return TOK_CLOSE;
 	case '"': {
 		enum file_tok t = file_lex_quoted(fp);
 		fp->tok[fp->tok_len] = '\0';
 		return t;
 	}
-	default:
-		break;
+	default: break;
 	}
 	while (fp->p < fp->end && !file_is_delim((unsigned char)*fp->p)) {
 		c = (unsigned char)*fp->p;
@@ -212,7 +205,8 @@ static int file_parse_directive(struct file_parser *fp, struct site_conf *site)
 		switch (file_lex_next(fp)) {
 		case TOK_WORD:
 			if (argc == FILE_ARGS_MAX)
-				return file_fail(fp, line, name, "too many arguments (at most %d)", FILE_ARGS_MAX);
+				return file_fail(fp, line, name, "too many arguments (at most %d)",
+				                 FILE_ARGS_MAX);
 			argv[argc] = file_copy_token(fp);
 			if (!argv[argc])
 				return file_fail(fp, line, name, "out of memory");
@@ -228,10 +222,8 @@ static int file_parse_directive(struct file_parser *fp, struct site_conf *site)
 		}
 		case TOK_OPEN:
 		case TOK_CLOSE:
-		case TOK_EOF:
-			return file_fail(fp, line, name, "missing ';'");
-		case TOK_ERROR:
-			return file_fail(fp, fp->tok_line, name, "%s", fp->lex_err);
+		case TOK_EOF: return file_fail(fp, line, name, "missing ';'");
+		case TOK_ERROR: return file_fail(fp, fp->tok_line, name, "%s", fp->lex_err);
 		}
 	}
 }
@@ -305,7 +297,8 @@ static struct site_conf *file_parse_site_head(struct file_parser *fp)
 		if (strcmp(fp->tok, "default") == 0) {
 			for (unsigned i = 0; i < s->nsites; i++)
 				if (s->sites[i].is_default) {
-					file_fail(fp, line, "site", "there is already a default site, on line %u",
+					file_fail(fp, line, "site",
+					          "there is already a default site, on line %u",
 					          s->sites[i].line);
 					return NULL;
 				}
@@ -313,19 +306,21 @@ static struct site_conf *file_parse_site_head(struct file_parser *fp)
 			continue;
 		}
 		if (!file_host_valid(fp->tok, fp->tok_len)) {
-			file_fail(fp, line, "site", "bad host name '%.*s' (a name or *.domain, without a port)", FILE_SHOWN_MAX,
+			file_fail(fp, line, "site",
+			          "bad host name '%.*s' (a name or *.domain, without a port)", FILE_SHOWN_MAX,
 			          fp->tok);
 			return NULL;
 		}
 		for (unsigned i = 0; i < site->nnames; i++)
 			if (strcmp(site->names[i], fp->tok) == 0) {
-				file_fail(fp, line, "site", "host %.*s is listed twice", FILE_SHOWN_MAX, fp->tok);
+				file_fail(fp, line, "site", "host %.*s is listed twice", FILE_SHOWN_MAX,
+				          fp->tok);
 				return NULL;
 			}
 		unsigned other = file_host_taken(s, fp->tok);
 		if (other) {
-			file_fail(fp, line, "site", "host %.*s already belongs to the site on line %u", FILE_SHOWN_MAX,
-			          fp->tok, other);
+			file_fail(fp, line, "site", "host %.*s already belongs to the site on line %u",
+			          FILE_SHOWN_MAX, fp->tok, other);
 			return NULL;
 		}
 		if (site->nnames >= CONF_MAX_NAMES) {
@@ -368,12 +363,9 @@ int conf_parse_text(struct settings *s, const char *name, const char *text, size
 			if (site)
 				return file_fail(&fp, site->line, "site", "unterminated site block");
 			return 0;
-		case TOK_ERROR:
-			return file_fail(&fp, fp.tok_line, NULL, "%s", fp.lex_err);
-		case TOK_SEMI:
-			return file_fail(&fp, fp.tok_line, NULL, "empty directive");
-		case TOK_OPEN:
-			return file_fail(&fp, fp.tok_line, NULL, "unexpected '{'");
+		case TOK_ERROR: return file_fail(&fp, fp.tok_line, NULL, "%s", fp.lex_err);
+		case TOK_SEMI: return file_fail(&fp, fp.tok_line, NULL, "empty directive");
+		case TOK_OPEN: return file_fail(&fp, fp.tok_line, NULL, "unexpected '{'");
 		case TOK_CLOSE:
 			if (!site)
 				return file_fail(&fp, fp.tok_line, NULL, "unexpected '}'");

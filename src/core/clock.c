@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 struct clock_cache clock_cache;
 
 void clock_update(void)

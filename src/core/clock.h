@@ -11,11 +11,11 @@
 #include <time.h>
 
 struct clock_cache {
-	uint64_t now_ms;       /* monotonic milliseconds */
-	time_t wall;           /* seconds since the epoch */
-	char http_date[32];    /* "Sun, 06 Nov 1994 08:49:37 GMT" */
-	char log_time[32];     /* "06/Nov/1994:08:49:37 +0000" (access log) */
-	char iso_time[32];     /* "1994-11-06T08:49:37Z" (error log) */
+	uint64_t now_ms; /* monotonic milliseconds */
+	time_t wall; /* seconds since the epoch */
+	char http_date[32]; /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+	char log_time[32]; /* "06/Nov/1994:08:49:37 +0000" (access log) */
+	char iso_time[32]; /* "1994-11-06T08:49:37Z" (error log) */
 };
 
 extern struct clock_cache clock_cache;

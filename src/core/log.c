@@ -19,8 +19,8 @@
 #define ACCESS_BUF 65536
 
 struct logfile {
-	int fd;        /* -1: off */
-	int owned;     /* opened here (a file), so reopen applies */
+	int fd; /* -1: off */
+	int owned; /* opened here (a file), so reopen applies */
 	char *path;
 };
 

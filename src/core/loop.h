@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct loop;
 struct watch;
@@ -29,7 +29,7 @@ struct watch {
 
 struct timer {
 	struct timer *prev, *next; /* NULL when not armed */
-	uint64_t deadline;         /* monotonic ms */
+	uint64_t deadline; /* monotonic ms */
 };
 
 struct tqueue {

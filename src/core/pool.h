@@ -13,8 +13,8 @@
 
 struct buf {
 	struct buf *next; /* free-list link */
-	uint32_t start;   /* first unconsumed byte */
-	uint32_t len;     /* end of valid bytes */
+	uint32_t start; /* first unconsumed byte */
+	uint32_t len; /* end of valid bytes */
 	uint32_t cap;
 	char data[];
 };

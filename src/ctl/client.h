@@ -14,8 +14,8 @@
 
 /* Each returns the process exit status: 0 ok, 1 error (with a one-line
  * message "hearth: ..." on stderr). */
-int ctl_client_status(const char *path, int json);         /* hearth status [--json] */
-int ctl_client_top(const char *path);                       /* hearth top */
+int ctl_client_status(const char *path, int json); /* hearth status [--json] */
+int ctl_client_top(const char *path); /* hearth top */
 int ctl_client_command(const char *path, const char *what); /* hearth ctl reload|stop|quit|reopen */
 int ctl_client_set_nice(const char *path, int nice);
 

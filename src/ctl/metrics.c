@@ -73,7 +73,8 @@ size_t metrics_render(const struct ctl_status *st, char *buf, size_t cap)
 	put(&o, "hearth_requests_total %llu\n", (unsigned long long)t->requests);
 	metric(&o, "hearth_responses_total", "counter", "Responses by status class.");
 	for (int i = 0; i < 5; i++)
-		put(&o, "hearth_responses_total{code=\"%dxx\"} %llu\n", i + 1, (unsigned long long)t->status[i]);
+		put(&o, "hearth_responses_total{code=\"%dxx\"} %llu\n", i + 1,
+		    (unsigned long long)t->status[i]);
 	metric(&o, "hearth_bytes_in_total", "counter", "Bytes received from clients.");
 	put(&o, "hearth_bytes_in_total %llu\n", (unsigned long long)t->bytes_in);
 	metric(&o, "hearth_bytes_out_total", "counter", "Bytes sent to clients.");
@@ -130,11 +131,15 @@ static int respond(struct metrics_client *c)
 	} else {
 		status = 405;
 	}
-	int n = snprintf(c->out, 512,
-	                 "HTTP/1.1 %d %s\r\nServer: hearth\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-	                 "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
-	                 status, status == 200 ? "OK" : status == 405 ? "Method Not Allowed" : "Internal Server Error",
-	                 status == 200 ? blen : 0, status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	int n = snprintf(
+	    c->out, 512,
+	    "HTTP/1.1 %d %s\r\nServer: hearth\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
+	    status,
+	    status == 200   ? "OK"
+	    : status == 405 ? "Method Not Allowed"
+	                    : "Internal Server Error",
+	    status == 200 ? blen : 0, status == 405 ? "Allow: GET, HEAD\r\n" : "");
 	if (status == 200 && !head_only)
 		memmove(c->out + n, body, blen);
 	c->out_len = (size_t)n + (status == 200 && !head_only ? blen : 0);
@@ -147,7 +152,8 @@ static void client_run(struct metrics_client *c)
 	for (;;) {
 		if (c->out) {
 			while (c->out_off < c->out_len) {
-				ssize_t n = send(c->w.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+				ssize_t n =
+				    send(c->w.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n < 0 && errno == EAGAIN)

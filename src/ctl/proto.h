@@ -26,8 +26,8 @@
 #define CTL_MAGIC 0x48525448u /* "HRTH" */
 #define CTL_VERSION 1
 #define CTL_HEADER_SIZE 16
-#define CTL_MAX_REQUEST 4096u        /* request payload a server accepts */
-#define CTL_MAX_PAYLOAD (1u << 20)   /* any payload (a STATUS reply of many workers) */
+#define CTL_MAX_REQUEST 4096u /* request payload a server accepts */
+#define CTL_MAX_PAYLOAD (1u << 20) /* any payload (a STATUS reply of many workers) */
 #define CTL_MAX_WORKERS 1024
 #define CTL_MAX_LISTENERS 64
 #define CTL_MAX_STRING 1024
@@ -36,26 +36,26 @@ enum ctl_type {
 	/* requests */
 	CTL_STATUS = 0x01,
 	CTL_RELOAD = 0x02,
-	CTL_STOP = 0x03,    /* graceful */
-	CTL_QUIT = 0x04,    /* immediate */
-	CTL_REOPEN = 0x05,  /* logs */
+	CTL_STOP = 0x03, /* graceful */
+	CTL_QUIT = 0x04, /* immediate */
+	CTL_REOPEN = 0x05, /* logs */
 	CTL_SET_NICE = 0x06, /* payload: i8 nice (-20..19) */
 	/* replies */
-	CTL_OK = 0x80,           /* payload: string message (may be empty) */
+	CTL_OK = 0x80, /* payload: string message (may be empty) */
 	CTL_STATUS_REPLY = 0x81, /* payload: struct ctl_status */
-	CTL_ERROR = 0xff,        /* payload: u16 code (enum ctl_err), string message */
+	CTL_ERROR = 0xff, /* payload: u16 code (enum ctl_err), string message */
 };
 
 enum ctl_err {
 	CTL_E_OK = 0,
-	CTL_E_PARTIAL = -1,   /* need more bytes (not an error on the wire) */
-	CTL_E_MAGIC = 1,      /* not a hearth control message */
-	CTL_E_VERSION = 2,    /* a version this side does not speak */
-	CTL_E_TYPE = 3,       /* unknown message type */
-	CTL_E_TOO_LARGE = 4,  /* payload over the limit */
-	CTL_E_MALFORMED = 5,  /* payload does not match its type */
+	CTL_E_PARTIAL = -1, /* need more bytes (not an error on the wire) */
+	CTL_E_MAGIC = 1, /* not a hearth control message */
+	CTL_E_VERSION = 2, /* a version this side does not speak */
+	CTL_E_TYPE = 3, /* unknown message type */
+	CTL_E_TOO_LARGE = 4, /* payload over the limit */
+	CTL_E_MALFORMED = 5, /* payload does not match its type */
 	CTL_E_PERMISSION = 6, /* the peer may not use this socket */
-	CTL_E_FAILED = 7,     /* the request was understood but failed (message says why) */
+	CTL_E_FAILED = 7, /* the request was understood but failed (message says why) */
 	CTL_E_UNSUPPORTED = 8 /* not available in this mode */
 };
 
@@ -119,7 +119,7 @@ const char *ctl_err_name(int code);
 
 /* A whole message (header + payload) into buf; returns its size, or 0 when
  * cap is too small. */
-size_t ctl_encode_simple(uint8_t *buf, size_t cap, uint8_t type, uint32_t id);           /* no payload */
+size_t ctl_encode_simple(uint8_t *buf, size_t cap, uint8_t type, uint32_t id); /* no payload */
 size_t ctl_encode_set_nice(uint8_t *buf, size_t cap, uint32_t id, int nice);
 size_t ctl_encode_ok(uint8_t *buf, size_t cap, uint32_t id, const char *msg);
 size_t ctl_encode_error(uint8_t *buf, size_t cap, uint32_t id, int code, const char *msg);
@@ -138,11 +138,11 @@ struct ctl_worker {
 	uint32_t pid;
 	uint32_t generation;
 	uint16_t slot;
-	char state;      /* from /proc/PID/stat: R, S, D, T, Z, ... ('?' unknown) */
+	char state; /* from /proc/PID/stat: R, S, D, T, Z, ... ('?' unknown) */
 	int8_t nice;
 	uint64_t cpu_ms; /* user + system */
 	uint64_t rss_bytes;
-	uint64_t active;   /* connections open now */
+	uint64_t active; /* connections open now */
 	uint64_t requests; /* answered since it started */
 	uint64_t bytes_out;
 };

@@ -52,7 +52,8 @@ static void reply_simple(struct ctl_client *c, int is_error, uint32_t id, int co
 		c->close_after = 1;
 		return;
 	}
-	c->out_len = is_error ? ctl_encode_error(c->out, cap, id, code, msg) : ctl_encode_ok(c->out, cap, id, msg);
+	c->out_len =
+	    is_error ? ctl_encode_error(c->out, cap, id, code, msg) : ctl_encode_ok(c->out, cap, id, msg);
 	c->out_off = 0;
 }
 
@@ -99,19 +100,11 @@ static void handle(struct ctl_client *c, const struct ctl_header *h, const uint8
 		return;
 	}
 	switch (h->type) {
-	case CTL_STATUS:
-		reply_status(c, h->id);
-		return;
-	case CTL_RELOAD:
-		r = ops->reload(c->cs->arg, msg, sizeof msg, &code);
-		break;
+	case CTL_STATUS: reply_status(c, h->id); return;
+	case CTL_RELOAD: r = ops->reload(c->cs->arg, msg, sizeof msg, &code); break;
 	case CTL_STOP:
-	case CTL_QUIT:
-		r = ops->stop(c->cs->arg, h->type == CTL_QUIT, msg, sizeof msg, &code);
-		break;
-	case CTL_REOPEN:
-		r = ops->reopen(c->cs->arg, msg, sizeof msg, &code);
-		break;
+	case CTL_QUIT: r = ops->stop(c->cs->arg, h->type == CTL_QUIT, msg, sizeof msg, &code); break;
+	case CTL_REOPEN: r = ops->reopen(c->cs->arg, msg, sizeof msg, &code); break;
 	case CTL_SET_NICE: {
 		int nice;
 		if (ctl_decode_set_nice(payload, h->length, &nice) != CTL_E_OK) {
@@ -121,9 +114,7 @@ static void handle(struct ctl_client *c, const struct ctl_header *h, const uint8
 		r = ops->set_nice(c->cs->arg, nice, msg, sizeof msg, &code);
 		break;
 	}
-	default:
-		reply_error(c, h->id, CTL_E_TYPE, "unknown request type", 1);
-		return;
+	default: reply_error(c, h->id, CTL_E_TYPE, "unknown request type", 1); return;
 	}
 	if (r < 0)
 		reply_error(c, h->id, code, msg[0] ? msg : "failed", 0);
@@ -146,13 +137,14 @@ static int process(struct ctl_client *c)
 	}
 	if (r == CTL_E_VERSION) {
 		char msg[80];
-		snprintf(msg, sizeof msg, "version mismatch: server speaks version %d, client sent %u", CTL_VERSION,
-		         h.version);
+		snprintf(msg, sizeof msg, "version mismatch: server speaks version %d, client sent %u",
+		         CTL_VERSION, h.version);
 		reply_error(c, h.id, CTL_E_VERSION, msg, 1);
 		return 1;
 	}
 	if (c->refused) {
-		reply_error(c, h.id, CTL_E_PERMISSION, "permission denied: only root and the server's user", 1);
+		reply_error(c, h.id, CTL_E_PERMISSION, "permission denied: only root and the server's user",
+		            1);
 		return 1;
 	}
 	if (!ctl_type_is_request(h.type)) {
@@ -177,7 +169,8 @@ static void client_run(struct ctl_client *c)
 	for (;;) {
 		if (c->out) {
 			while (c->out_off < c->out_len) {
-				ssize_t n = send(c->w.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+				ssize_t n =
+				    send(c->w.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 				if (n < 0) {
 					if (errno == EINTR)
 						continue;
@@ -281,8 +274,8 @@ static void on_accept(struct loop *l, struct watch *w, uint32_t events)
 	}
 }
 
-int ctl_server_open(struct ctl_server *cs, struct loop *l, const char *path, const struct ctl_ops *ops, void *arg,
-                    char *err, size_t errlen)
+int ctl_server_open(struct ctl_server *cs, struct loop *l, const char *path, const struct ctl_ops *ops,
+                    void *arg, char *err, size_t errlen)
 {
 	memset(cs, 0, sizeof *cs);
 	cs->loop = l;

@@ -43,8 +43,8 @@ struct ctl_server {
 };
 
 /* Listen on path. 0, or -1 with err. */
-int ctl_server_open(struct ctl_server *cs, struct loop *l, const char *path, const struct ctl_ops *ops, void *arg,
-                    char *err, size_t errlen);
+int ctl_server_open(struct ctl_server *cs, struct loop *l, const char *path, const struct ctl_ops *ops,
+                    void *arg, char *err, size_t errlen);
 /* Stop listening (and remove the socket file); clients are closed too. */
 void ctl_server_close(struct ctl_server *cs);
 /* In a forked child: forget the socket and clients without touching the

@@ -20,15 +20,15 @@ struct cgi_field {
 };
 
 struct cgi_head {
-	int status;               /* from Status (100-599), else 302 with a non-local Location, else 200 */
-	const char *reason;       /* reason phrase after the Status code, or NULL */
+	int status; /* from Status (100-599), else 302 with a non-local Location, else 200 */
+	const char *reason; /* reason phrase after the Status code, or NULL */
 	uint32_t reason_len;
-	const char *location;     /* Location value or NULL */
+	const char *location; /* Location value or NULL */
 	uint32_t location_len;
-	int local_redirect;       /* Location is a local path ("/..."), without Status: RFC 3875 §6.2.2 */
-	int64_t content_length;   /* -1 when absent */
+	int local_redirect; /* Location is a local path ("/..."), without Status: RFC 3875 §6.2.2 */
+	int64_t content_length; /* -1 when absent */
 	int has_content_type;
-	unsigned nfields;         /* every field except Status, in order */
+	unsigned nfields; /* every field except Status, in order */
 	struct cgi_field fields[CGI_MAX_FIELDS];
 };
 

@@ -38,9 +38,9 @@
 
 #define REQUEST_ID 1
 #define SPOOL_MEMORY (1u << 20)
-#define POOL_MAX_IDLE 32      /* idle backend connections kept per worker */
+#define POOL_MAX_IDLE 32 /* idle backend connections kept per worker */
 #define POOL_MAX_PER_BACKEND 4
-#define POOL_IDLE_MS 2000     /* an idle pooled connection is closed after this */
+#define POOL_IDLE_MS 2000 /* an idle pooled connection is closed after this */
 #define STDERR_LOG_MAX 65536u /* STDERR bytes logged per request */
 #define MAX_REDIRECTS 5
 
@@ -74,18 +74,18 @@ struct fcgi_req {
 	struct fcgi_req *qnext, *qprev; /* in its backend's queue (F_QUEUED) */
 	enum fstate state;
 	unsigned backend, tries;
-	int reused;         /* the connection came from the pool */
-	int waiting;        /* counted in its backend's fresh (a new connection, no output yet) */
-	int got_output;     /* any byte from the application */
+	int reused; /* the connection came from the pool */
+	int waiting; /* counted in its backend's fresh (a new connection, no output yet) */
+	int got_output; /* any byte from the application */
 	int timed_out;
-	int status;         /* error to answer with, when failing before the head */
+	int status; /* error to answer with, when failing before the head */
 	struct buf *ubuf, *ibuf, *hbuf;
 	struct fcgi_parser parser;
 	int head_sent;
 	enum body_mode mode;
 	uint64_t expected, sent; /* body bytes (BM_LENGTH) */
-	uint64_t in_left;        /* Content-Length body still to come from the client */
-	int stdin_done;          /* the empty STDIN record is queued */
+	uint64_t in_left; /* Content-Length body still to come from the client */
+	int stdin_done; /* the empty STDIN record is queued */
 	/* chunked request bodies */
 	struct http_chunked chunked;
 	char *spool;
@@ -117,8 +117,8 @@ struct fcgi_req {
  * load, no connection is opened or closed per request. */
 struct fcgi_backend {
 	const struct listen_spec *spec;
-	unsigned max;   /* the route's max-conns; 0: no limit */
-	unsigned open;  /* connections: in use and idle */
+	unsigned max; /* the route's max-conns; 0: no limit */
+	unsigned open; /* connections: in use and idle */
 	unsigned fresh; /* requests on a new connection with no output yet */
 	unsigned nidle;
 	struct fcgi_req *qhead, *qtail;
@@ -262,7 +262,7 @@ static void up_destroy(struct fcgi_up *u)
 	struct fcgi_state *st = u->st;
 	struct fcgi_backend *b = u->b;
 	close(u->w.fd); /* leaves the epoll set with it: never shared with another process */
-	u->w.fd = -1;   /* events already collected this turn are skipped */
+	u->w.fd = -1; /* events already collected this turn are skipped */
 	u->req = NULL;
 	b->open--;
 	idle_put(st, u);
@@ -409,8 +409,8 @@ static int is_script(struct conn *c, struct xfer *x, const char *path, size_t le
 		h = fnv1a(FNV1A_BASIS, path, len);
 		if (st->scripts) {
 			e = &st->scripts[h % SCRIPT_CACHE];
-			if (e->len == len && e->hash == h && e->site == x->site && now - e->checked_ms < valid &&
-			    memcmp(e->path, path, len) == 0)
+			if (e->len == len && e->hash == h && e->site == x->site &&
+			    now - e->checked_ms < valid && memcmp(e->path, path, len) == 0)
 				return 1;
 		}
 	}
@@ -515,7 +515,7 @@ int fcgi_route(struct conn *c)
 
 struct pbuild {
 	struct buf *b;
-	uint32_t rec;     /* offset of the open PARAMS record's header */
+	uint32_t rec; /* offset of the open PARAMS record's header */
 	int overflow;
 };
 
@@ -552,7 +552,8 @@ static void param(struct pbuild *p, const char *name, size_t nlen, const char *v
 		p->overflow = 1;
 		return;
 	}
-	b->len += (uint32_t)fcgi_nv_encode((uint8_t *)b->data + b->len, buf_space(b), name, nlen, value, vlen);
+	b->len +=
+	    (uint32_t)fcgi_nv_encode((uint8_t *)b->data + b->len, buf_space(b), name, nlen, value, vlen);
 }
 
 static void param_s(struct pbuild *p, const char *name, const char *value)
@@ -592,7 +593,8 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 		param(&p, "REQUEST_METHOD", 14, h->method_str.p, h->method_str.len);
 	if (f->redirects) {
 		size_t ql = strlen(x->redirect_query);
-		snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)x->path_len, x->path, ql ? "?" : "", x->redirect_query);
+		snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)x->path_len, x->path, ql ? "?" : "",
+		         x->redirect_query);
 		param_s(&p, "REQUEST_URI", tmp);
 		param(&p, "QUERY_STRING", 12, x->redirect_query, ql);
 	} else {
@@ -611,7 +613,8 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 	/* SERVER_NAME: the Host without its port */
 	if (h->host.p && h->host.len) {
 		size_t hl = h->host.len;
-		const char *colon = h->host.p[0] == '[' ? memchr(h->host.p, ']', hl) : memchr(h->host.p, ':', hl);
+		const char *colon =
+		    h->host.p[0] == '[' ? memchr(h->host.p, ']', hl) : memchr(h->host.p, ':', hl);
 		if (colon && h->host.p[0] == '[')
 			colon = (size_t)(colon - h->host.p) + 1 < hl ? colon + 1 : NULL;
 		param(&p, "SERVER_NAME", 11, h->host.p, colon ? (size_t)(colon - h->host.p) : hl);
@@ -620,7 +623,8 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 	 * system call), else asked of the socket */
 	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof ss;
-	const struct listen_spec *ls = c->listener < c->srv->cfg->nlisten ? &c->srv->cfg->listen[c->listener] : NULL;
+	const struct listen_spec *ls =
+	    c->listener < c->srv->cfg->nlisten ? &c->srv->cfg->listen[c->listener] : NULL;
 	int known = 0;
 	if (ls && !ls->is_unix && ls->addr.ss_family == AF_INET &&
 	    ((const struct sockaddr_in *)&ls->addr)->sin_addr.s_addr != htonl(INADDR_ANY) &&
@@ -1027,8 +1031,9 @@ static int spool_body(struct conn *c, struct fcgi_req *f)
 			if (out) {
 				if (f->spool_fd < 0 && f->spool_len + out > SPOOL_MEMORY) {
 					f->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-					if (f->spool_fd < 0 || (f->spool_len && write(f->spool_fd, f->spool, f->spool_len) !=
-					                                                (ssize_t)f->spool_len)) {
+					if (f->spool_fd < 0 ||
+					    (f->spool_len && write(f->spool_fd, f->spool, f->spool_len) !=
+					                         (ssize_t)f->spool_len)) {
 						log_error("cannot spool a request body: %s", strerror(errno));
 						f->status = 500;
 						return -1;
@@ -1106,8 +1111,8 @@ static int pump_body(struct conn *c, struct fcgi_req *f)
 			}
 			/* put_stdin copies from src; the bytes are in place already */
 			uint8_t pad = fcgi_padding((uint16_t)n);
-			fcgi_header_encode((uint8_t *)f->ubuf->data + f->ubuf->len, FCGI_STDIN, REQUEST_ID, (uint16_t)n,
-			                   pad);
+			fcgi_header_encode((uint8_t *)f->ubuf->data + f->ubuf->len, FCGI_STDIN, REQUEST_ID,
+			                   (uint16_t)n, pad);
 			f->ubuf->len += FCGI_HEADER_LEN + n;
 			memset(f->ubuf->data + f->ubuf->len, 0, pad);
 			f->ubuf->len += pad;
@@ -1193,8 +1198,8 @@ static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
 	struct xfer *x = c->x;
 	static struct cgi_head ch; /* large; one worker handles one at a time */
 	if (cgi_parse_head(&ch, f->hbuf->data, head_len) < 0) {
-		log_error("FastCGI %s: malformed response head for \"%s\"", f->route->backends[f->backend].text,
-		          logpath(x));
+		log_error("FastCGI %s: malformed response head for \"%s\"",
+		          f->route->backends[f->backend].text, logpath(x));
 		f->status = 502;
 		return -1;
 	}
@@ -1209,7 +1214,8 @@ static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
 		memcpy(loc, ch.location, ch.location_len);
 		size_t ll = ch.location_len;
 		const char *q = memchr(loc, '?', ll);
-		int r = path_normalize(loc, q ? (size_t)(q - loc) : ll, x->path, sizeof x->path, &x->path_len);
+		int r =
+		    path_normalize(loc, q ? (size_t)(q - loc) : ll, x->path, sizeof x->path, &x->path_len);
 		if (r != PATH_OK) {
 			f->status = 502;
 			return -1;
@@ -1224,7 +1230,8 @@ static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
 	}
 	resp_start(c, ch.status);
 	static const char *const hop[] = {"connection", "keep-alive", "transfer-encoding", "proxy-connection",
-	                                  "upgrade", "te", "trailer", "content-length", "date", "server"};
+	                                  "upgrade",    "te",         "trailer",           "content-length",
+	                                  "date",       "server"};
 	for (unsigned i = 0; i < ch.nfields; i++) {
 		const struct cgi_field *fl = &ch.fields[i];
 		int skip = 0;
@@ -1337,7 +1344,8 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 		while (buf_avail(ib) && !f->pend_len) {
 			struct fcgi_event ev;
 			size_t used = 0;
-			int r = fcgi_parse(&f->parser, (const uint8_t *)ib->data + ib->start, buf_avail(ib), &used, &ev);
+			int r = fcgi_parse(&f->parser, (const uint8_t *)ib->data + ib->start, buf_avail(ib),
+			                   &used, &ev);
 			ib->start += (uint32_t)used;
 			if (r < 0) {
 				log_error("FastCGI %s: malformed records (%d) for \"%s\"",
@@ -1358,7 +1366,8 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 				f->protocol_status = ev.protocol_status;
 			} else if (!f->head_sent) {
 				struct buf *hb = f->hbuf;
-				uint32_t limit = f->route->max_header < hb->cap ? f->route->max_header : hb->cap;
+				uint32_t limit =
+				    f->route->max_header < hb->cap ? f->route->max_header : hb->cap;
 				size_t room = limit - hb->len;
 				size_t take = ev.len < room ? ev.len : room;
 				size_t before = hb->len;
@@ -1526,8 +1535,10 @@ int fcgi_drive(struct conn *c)
 			if (f->state == F_QUEUED) {
 				queue_remove(backend_of(c->srv->fcgi, f), f);
 				f->state = F_FAILED;
-				log_warn("FastCGI %s: no connection free within queue-timeout (max-conns %u) for \"%s\"",
-				         f->route->backends[f->backend].text, f->route->max_conns, logpath(x));
+				log_warn("FastCGI %s: no connection free within queue-timeout (max-conns %u) "
+				         "for \"%s\"",
+				         f->route->backends[f->backend].text, f->route->max_conns,
+				         logpath(x));
 				f->status = 503;
 				return fail_now(c, f);
 			}
@@ -1538,8 +1549,8 @@ int fcgi_drive(struct conn *c)
 				if (++f->tries < f->route->nbackends && connect_any(c, f) == 0)
 					continue;
 			} else {
-				log_warn("FastCGI %s: timeout for \"%s\"", f->route->backends[f->backend].text,
-				         logpath(x));
+				log_warn("FastCGI %s: timeout for \"%s\"",
+				         f->route->backends[f->backend].text, logpath(x));
 			}
 			f->status = 504;
 			return fail_now(c, f);
@@ -1563,7 +1574,8 @@ int fcgi_drive(struct conn *c)
 		if (f->state == F_CONNECT) {
 			int r = check_connect(f);
 			if (r < 0) {
-				log_warn("FastCGI %s: %s", f->route->backends[f->backend].text, strerror(errno));
+				log_warn("FastCGI %s: %s", f->route->backends[f->backend].text,
+				         strerror(errno));
 				upstream_close(f, 0);
 				f->backend = (f->backend + 1) % f->route->nbackends;
 				if (++f->tries < f->route->nbackends && connect_any(c, f) == 0)
@@ -1609,8 +1621,9 @@ int fcgi_drive(struct conn *c)
 			progress |= r;
 		}
 		/* the end of a chunked body leaves with its last bytes */
-		if (f->ended && !f->pend_len && f->state == F_STREAM && f->head_sent && f->mode == BM_CHUNKED &&
-		    !f->last_chunk && f->protocol_status == FCGI_REQUEST_COMPLETE && c->wbuf && buf_space(c->wbuf) >= 5) {
+		if (f->ended && !f->pend_len && f->state == F_STREAM && f->head_sent &&
+		    f->mode == BM_CHUNKED && !f->last_chunk && f->protocol_status == FCGI_REQUEST_COMPLETE &&
+		    c->wbuf && buf_space(c->wbuf) >= 5) {
 			memcpy(c->wbuf->data + c->wbuf->len, "0\r\n\r\n", 5);
 			c->wbuf->len += 5;
 			f->last_chunk = 1;
@@ -1633,7 +1646,8 @@ int fcgi_drive(struct conn *c)
 			if (f->protocol_status != FCGI_REQUEST_COMPLETE && !f->head_sent) {
 				f->status = f->protocol_status == FCGI_OVERLOADED ? 503 : 502;
 				log_error("FastCGI %s refused \"%s\" (protocol status %u)",
-				          f->route->backends[f->backend].text, logpath(x), f->protocol_status);
+				          f->route->backends[f->backend].text, logpath(x),
+				          f->protocol_status);
 				return fail_now(c, f);
 			}
 			if (!f->head_sent) {

@@ -40,11 +40,11 @@ enum fcgi_protocol_status {
 };
 
 enum fcgi_err {
-	FCGI_E_VERSION = -1,  /* version is not 1 */
-	FCGI_E_TYPE = -2,     /* a record type a web server never receives */
-	FCGI_E_ID = -3,       /* a request id other than the one expected */
-	FCGI_E_LENGTH = -4,   /* a length that does not fit the record type */
-	FCGI_E_NV = -5,       /* malformed name-value pair */
+	FCGI_E_VERSION = -1, /* version is not 1 */
+	FCGI_E_TYPE = -2, /* a record type a web server never receives */
+	FCGI_E_ID = -3, /* a request id other than the one expected */
+	FCGI_E_LENGTH = -4, /* a length that does not fit the record type */
+	FCGI_E_NV = -5, /* malformed name-value pair */
 };
 
 struct fcgi_header {
@@ -70,7 +70,8 @@ size_t fcgi_abort_request(uint8_t out[8], uint16_t request_id);
 size_t fcgi_nv_size(size_t nlen, size_t vlen);
 /* Append one pair to out; bytes written, 0 when it does not fit in cap or a
  * length is over 2^31 - 1. */
-size_t fcgi_nv_encode(uint8_t *out, size_t cap, const char *name, size_t nlen, const char *value, size_t vlen);
+size_t fcgi_nv_encode(uint8_t *out, size_t cap, const char *name, size_t nlen, const char *value,
+                      size_t vlen);
 
 /* ---- reading (application -> web server) ---- */
 
@@ -86,19 +87,19 @@ int fcgi_nv_decode(const uint8_t *in, size_t len, const uint8_t **name, uint32_t
 struct fcgi_parser {
 	uint16_t request_id; /* expected id */
 	uint8_t hdr[FCGI_HEADER_LEN];
-	uint8_t hdr_len;    /* header bytes collected */
+	uint8_t hdr_len; /* header bytes collected */
 	struct fcgi_header cur;
 	uint32_t content_left; /* of the current record */
 	uint32_t padding_left;
-	uint8_t end[8];     /* END_REQUEST body collected */
+	uint8_t end[8]; /* END_REQUEST body collected */
 	uint8_t end_len;
-	int done;           /* END_REQUEST seen */
+	int done; /* END_REQUEST seen */
 };
 
 enum fcgi_event_type {
 	FCGI_EV_STDOUT = 1, /* data, len: bytes of application output (len may be 0 only at a record's end) */
-	FCGI_EV_STDERR,     /* data, len: bytes of error output */
-	FCGI_EV_END,        /* app_status, protocol_status */
+	FCGI_EV_STDERR, /* data, len: bytes of error output */
+	FCGI_EV_END, /* app_status, protocol_status */
 };
 
 struct fcgi_event {

@@ -21,7 +21,8 @@ int open_beneath_walk(int dirfd, const char *rel, int flags)
 	for (;;) {
 		size_t n = strcspn(p, "/");
 		char comp[256];
-		if (n == 0 || n >= sizeof comp || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+		if (n == 0 || n >= sizeof comp || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
 			if (cur != dirfd)
 				close(cur);
 			errno = n >= sizeof comp ? ENAMETOOLONG : EXDEV;
@@ -53,8 +54,8 @@ int open_beneath(int dirfd, const char *rel, int flags, int follow)
 	if (have_openat2) {
 		/* openat2 refuses O_PATH with flags other than O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC */
 		struct open_how how = {
-		        .flags = (uint64_t)(flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY)),
-		        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
+		    .flags = (uint64_t)(flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY)),
+		    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
 		};
 		long r;
 		do

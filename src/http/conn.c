@@ -13,16 +13,16 @@
  */
 #include "http/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <strings.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -30,8 +30,8 @@
 #include "http/filecache.h"
 #include "http/server.h"
 #include "http/target.h"
-#include "net/proxy.h"
 #include "net/listen.h"
+#include "net/proxy.h"
 #include "stats/stats.h"
 
 enum { R_PROGRESS, R_NEED_INPUT, R_NEED_FLUSH, R_CLOSED };
@@ -103,8 +103,10 @@ static int forwarded_client(const struct http_head *h, struct sockaddr_storage *
 				if (p < e && *p == '[')
 					p++;
 				size_t l = 0;
-				while (p + l < e && p[l] != '"' && p[l] != ']' && p[l] != ';' && p[l] != ',' && p[l] != ' ' &&
-				       !(p[l] == ':' && !memchr(p, ']', (size_t)(e - p)) && memchr(p, '.', l)))
+				while (
+				    p + l < e && p[l] != '"' && p[l] != ']' && p[l] != ';' && p[l] != ',' &&
+				    p[l] != ' ' &&
+				    !(p[l] == ':' && !memchr(p, ']', (size_t)(e - p)) && memchr(p, '.', l)))
 					l++;
 				if (l < sizeof addr) {
 					memcpy(addr, p, l);
@@ -275,7 +277,8 @@ static void access_log(struct conn *c, struct xfer *x)
 	memcpy(p + o, "\" \"", 3);
 	o += 3;
 	if (h->user_agent.len && h->state == 2)
-		o += log_escape(p + o, h->user_agent.p, h->user_agent.len > 512 ? 512 : h->user_agent.len, 1100);
+		o += log_escape(p + o, h->user_agent.p, h->user_agent.len > 512 ? 512 : h->user_agent.len,
+		                1100);
 	else
 		p[o++] = '-';
 	p[o++] = '"';
@@ -309,7 +312,8 @@ int conn_flush(struct conn *c, int more)
 {
 	struct buf *wb = c->wbuf;
 	while (wb && buf_avail(wb)) {
-		ssize_t n = send(c->w.fd, wb->data + wb->start, buf_avail(wb), MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		ssize_t n =
+		    send(c->w.fd, wb->data + wb->start, buf_avail(wb), MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -336,7 +340,8 @@ static void multipart_next(struct conn *c)
 	int n;
 	if (x->part < x->nranges) {
 		const struct byte_range *r = &x->ranges[x->part];
-		n = snprintf(p, room, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+		n = snprintf(p, room,
+		             "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
 		             c->srv->boundary, x->ctype, (unsigned long long)r->first,
 		             (unsigned long long)r->last, (unsigned long long)x->fsize);
 		x->file_off = r->first;
@@ -385,7 +390,8 @@ static int send_response(struct conn *c, uint64_t *budget)
 			stat_add(&c->srv->stats->bytes_out, (uint64_t)n);
 			*budget -= (uint64_t)n;
 			if ((size_t)n < want && x->file_left)
-				return IO_WAIT; /* the socket is full: its next writable edge brings us back */
+				return IO_WAIT; /* the socket is full: its next writable edge brings us back
+				                 */
 			if (*budget == 0)
 				return IO_YIELD; /* let the others run */
 			continue;
@@ -458,8 +464,9 @@ static int fail(struct conn *c, int status, const char *why)
 	x->flags |= XF_CLOSE | XF_ERROR;
 	char host[64];
 	conn_peer_host(c, host, sizeof host);
-	log_msg(status >= 500 && status != 501 && status != 505 ? LOG_ERROR : LOG_INFO, "client %s: %d %s: %s",
-	        host, status, http_status_text(status), why ? why : "malformed request");
+	log_msg(status >= 500 && status != 501 && status != 505 ? LOG_ERROR : LOG_INFO,
+	        "client %s: %d %s: %s", host, status, http_status_text(status),
+	        why ? why : "malformed request");
 	resp_error(c, status);
 	if (!c->wbuf) {
 		conn_close(c);
@@ -493,7 +500,8 @@ static void prepare_request(struct conn *c)
 	x->site = conf_site_for_host(cfg, h->host.p, h->host.p ? h->host.len : 0);
 	x->root_fd = c->srv->root_fds[conf_site_index(cfg, x->site)];
 	if (!(h->flags & HTTP_F_ASTERISK))
-		x->path_status = path_normalize(h->path.p, h->path.len, x->path, sizeof x->path, &x->path_len);
+		x->path_status =
+		    path_normalize(h->path.p, h->path.len, x->path, sizeof x->path, &x->path_len);
 	if (cfg->health && x->path_status == PATH_OK && strcmp(x->path, cfg->health) == 0 &&
 	    (h->method == HTTP_M_GET || h->method == HTTP_M_HEAD)) {
 		x->route_status = ROUTE_HEALTH;
@@ -695,11 +703,8 @@ static void wait_for_io(struct conn *c)
 		if (c->tq != TQ_HEADER || !timer_armed(&c->timer))
 			set_timer(c, TQ_HEADER);
 		break;
-	case C_BODY:
-		set_timer(c, TQ_BODY);
-		break;
-	default:
-		break;
+	case C_BODY: set_timer(c, TQ_BODY); break;
+	default: break;
 	}
 	/* waiting holds no empty buffer: a quiet connection costs only its struct */
 	if (c->rbuf && buf_avail(c->rbuf) == 0 && !c->x) {
@@ -770,7 +775,8 @@ static int proxy_input(struct conn *c)
 			if (n < 0) {
 				char host[64];
 				sockaddr_format_host(&c->peer.sa, host, sizeof host);
-				log_info("client %s: missing or malformed PROXY protocol header, closing", host);
+				log_info("client %s: missing or malformed PROXY protocol header, closing",
+				         host);
 				conn_close(c);
 				return -1;
 			}
@@ -1001,7 +1007,8 @@ void conn_on_timeout(struct loop *l, struct timer *t)
 	if ((c->flags & CF_WAIT_OUT) || c->state == C_SEND) {
 		log_info("client %s: send timeout, closing", host);
 	} else if (c->state == C_BODY || (c->state == C_HEAD && c->rbuf && buf_avail(c->rbuf))) {
-		log_info("client %s: %s timeout, answering 408", host, c->state == C_BODY ? "body" : "header");
+		log_info("client %s: %s timeout, answering 408", host,
+		         c->state == C_BODY ? "body" : "header");
 		ssize_t n = send(c->w.fd, resp_408, sizeof resp_408 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)n;
 	}

@@ -28,25 +28,25 @@ struct fcgi_route;
 
 enum conn_state {
 	C_IDLE = 0, /* between requests: no buffers held */
-	C_HEAD,     /* receiving a request head */
-	C_BODY,     /* receiving (discarding) a request body */
-	C_SEND,     /* a response body is going out */
-	C_LINGER,   /* write side shut: draining input before close */
-	C_FCGI,     /* a FastCGI application is answering (fcgi/gateway.c) */
-	C_PROXY,    /* waiting for the PROXY protocol header */
+	C_HEAD, /* receiving a request head */
+	C_BODY, /* receiving (discarding) a request body */
+	C_SEND, /* a response body is going out */
+	C_LINGER, /* write side shut: draining input before close */
+	C_FCGI, /* a FastCGI application is answering (fcgi/gateway.c) */
+	C_PROXY, /* waiting for the PROXY protocol header */
 };
 
 enum { IO_DONE, IO_WAIT, IO_EOF, IO_ERROR, IO_YIELD };
 enum route_status { ROUTE_STATIC = 0, ROUTE_FCGI = 1, ROUTE_HEALTH = 2 }; /* or an HTTP error status */
 
-#define CF_READABLE 0x01u  /* input may be waiting (no EAGAIN seen yet) */
-#define CF_EOF 0x02u       /* the peer closed its side */
-#define CF_CLOSE 0x04u     /* close once the output is flushed */
-#define CF_CLOSED 0x08u    /* closed; memory freed at the end of the turn */
-#define CF_LINGER 0x10u    /* on close: shut down writing, drain input first */
-#define CF_WAIT_OUT 0x20u  /* blocked on output */
-#define CF_READY 0x40u     /* on the server's ready list */
-#define CF_RDHUP 0x80u     /* the peer shut its side: read on until end of stream */
+#define CF_READABLE 0x01u /* input may be waiting (no EAGAIN seen yet) */
+#define CF_EOF 0x02u /* the peer closed its side */
+#define CF_CLOSE 0x04u /* close once the output is flushed */
+#define CF_CLOSED 0x08u /* closed; memory freed at the end of the turn */
+#define CF_LINGER 0x10u /* on close: shut down writing, drain input first */
+#define CF_WAIT_OUT 0x20u /* blocked on output */
+#define CF_READY 0x40u /* on the server's ready list */
+#define CF_RDHUP 0x80u /* the peer shut its side: read on until end of stream */
 
 struct conn {
 	struct watch w;
@@ -61,7 +61,7 @@ struct conn {
 	uint8_t tq; /* which timer queue the timer is in (enum tq_id) */
 	uint8_t listener;
 	uint8_t admitted; /* counted by server_admit(): server_leave() on close */
-	uint8_t watched;  /* in the epoll set (added the first time it waits) */
+	uint8_t watched; /* in the epoll set (added the first time it waits) */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
@@ -71,11 +71,11 @@ struct conn {
 
 enum body_kind { BODY_NONE = 0, BODY_MEM, BODY_FILE, BODY_MULTIPART };
 
-#define XF_CLOSE 0x01u     /* close the connection after this response */
-#define XF_HEAD 0x02u      /* HEAD: headers only */
-#define XF_ERROR 0x04u     /* an error response: linger before closing */
+#define XF_CLOSE 0x01u /* close the connection after this response */
+#define XF_HEAD 0x02u /* HEAD: headers only */
+#define XF_ERROR 0x04u /* an error response: linger before closing */
 #define XF_CHUNKED_IN 0x08u
-#define XF_OVERFLOW 0x10u  /* the head did not fit the write buffer */
+#define XF_OVERFLOW 0x10u /* the head did not fit the write buffer */
 
 #define XFER_PATH_MAX 4096
 
@@ -94,7 +94,7 @@ struct xfer {
 	int fd;
 	uint64_t file_off, file_left;
 	uint64_t body_sent; /* body bytes handed to the kernel, for the log */
-	char *mem;          /* owned memory body (listings) */
+	char *mem; /* owned memory body (listings) */
 	uint64_t mem_off, mem_len;
 	uint32_t resp_start; /* where this response's head starts in wbuf (for rollback) */
 	/* multipart/byteranges */
@@ -104,14 +104,14 @@ struct xfer {
 	const char *ctype;
 	const struct site_conf *site; /* chosen by Host */
 	int root_fd;
-	int path_status;              /* path_normalize() of the target: PATH_OK or an error */
-	int route_status;             /* enum route_status, or an HTTP error to answer with */
+	int path_status; /* path_normalize() of the target: PATH_OK or an error */
+	int route_status; /* enum route_status, or an HTTP error to answer with */
 	const struct fcgi_route *route;
-	struct fcgi_req *fcgi;        /* the gateway's state, while C_FCGI */
-	size_t script_len;            /* SCRIPT_NAME is path[0..script_len) */
-	unsigned redirects;           /* local redirects followed (CGI Location) */
-	char redirect_query[512];     /* the query of the last local redirect */
-	int has_client;               /* client: from X-Forwarded-For/Forwarded of a trusted peer */
+	struct fcgi_req *fcgi; /* the gateway's state, while C_FCGI */
+	size_t script_len; /* SCRIPT_NAME is path[0..script_len) */
+	unsigned redirects; /* local redirects followed (CGI Location) */
+	char redirect_query[512]; /* the query of the last local redirect */
+	int has_client; /* client: from X-Forwarded-For/Forwarded of a trusted peer */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
@@ -129,7 +129,7 @@ void resp_start(struct conn *c, int status);
 void resp_header(struct conn *c, const char *name, const char *value);
 void resp_header_n(struct conn *c, const char *name, const char *value, size_t n);
 void resp_headerf(struct conn *c, const char *name, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* End the head only (Content-Length when length >= 0, Connection, blank
  * line); the body follows from the caller. 0, or -1 when the head did not
  * fit and a 500 that closes the connection was written instead. */
@@ -157,9 +157,9 @@ unsigned conn_peer_port(const struct conn *c);
 /* ---- used by the server ---- */
 void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t salen, unsigned listener);
 void conn_on_timeout(struct loop *l, struct timer *t);
-void conn_resume(struct conn *c);    /* run again (from the ready list) */
-void conn_stop_idle(struct conn *c);  /* graceful stop: close if between requests */
-void conn_abort(struct conn *c);      /* close now */
+void conn_resume(struct conn *c); /* run again (from the ready list) */
+void conn_stop_idle(struct conn *c); /* graceful stop: close if between requests */
+void conn_abort(struct conn *c); /* close now */
 /* Read from the client into rbuf (taking one if needed): IO_DONE, IO_WAIT, IO_EOF, IO_ERROR. */
 int conn_read(struct conn *c);
 /* Write wbuf out; more: MSG_MORE. IO_DONE, IO_WAIT or IO_ERROR. */

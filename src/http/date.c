@@ -102,8 +102,8 @@ time_t http_date_parse(const char *s, size_t len)
 		/* asctime: Sun Nov  6 08:49:37 1994 */
 		if ((mon = month_of(s + 4)) < 0 || s[7] != ' ' || s[10] != ' ' || s[19] != ' ')
 			return -1;
-		if (num(s + 8 + (s[8] == ' '), s[8] == ' ' ? 1 : 2, &day) < 0 || hms(s + 11, &h, &mi, &sec) < 0 ||
-		    num(s + 20, 4, &year) < 0)
+		if (num(s + 8 + (s[8] == ' '), s[8] == ' ' ? 1 : 2, &day) < 0 ||
+		    hms(s + 11, &h, &mi, &sec) < 0 || num(s + 20, 4, &year) < 0)
 			return -1;
 		return make_time(year, mon, day, h, mi, sec);
 	}

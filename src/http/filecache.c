@@ -74,14 +74,15 @@ static void link_entry(struct filecache *fc, struct fc_entry *e)
 /* A new entry for (site, path), not yet linked, its path and room for
  * `kept` data bytes in one block, once the cache has room for them (the
  * oldest entries go first). NULL when out of memory. */
-static struct fc_entry *entry_new(struct filecache *fc, uint32_t h, uint32_t site, const char *path, size_t len,
-                                  size_t kept, uint64_t now)
+static struct fc_entry *entry_new(struct filecache *fc, uint32_t h, uint32_t site, const char *path,
+                                  size_t len, size_t kept, uint64_t now)
 {
 	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
 		return NULL;
 	/* unlink_entry() moves fc->oldest on to the next */
 	while (fc->oldest && (fc->entries >= FC_MAX_ENTRIES || fc->bytes + kept > FC_MAX_BYTES))
-		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): the freed entry is no longer fc->oldest
+		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): the freed entry is no
+		                              // longer fc->oldest
 	struct fc_entry *e = calloc(1, sizeof *e);
 	if (!e)
 		return NULL;

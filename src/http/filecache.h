@@ -26,11 +26,11 @@
 #define FC_MAX_ENTRIES 1024u
 #define FC_MAX_BYTES (8u << 20)
 #define FC_MAX_MISSING 256u /* entries for paths found missing (404s) */
-#define FC_MAX_FDS 256u     /* entries holding a descriptor (files over FC_MAX_FILE) */
+#define FC_MAX_FDS 256u /* entries holding a descriptor (files over FC_MAX_FILE) */
 
 struct fc_entry {
-	struct fc_entry *hnext;           /* hash chain */
-	struct fc_entry *older, *newer;   /* insertion order, for eviction */
+	struct fc_entry *hnext; /* hash chain */
+	struct fc_entry *older, *newer; /* insertion order, for eviction */
 	uint32_t hash;
 	uint32_t site;
 	uint64_t checked_ms;
@@ -44,7 +44,7 @@ struct fc_entry {
 	size_t path_len;
 	char *path; /* the request's path (what the client asked for) */
 	char *data; /* size bytes; NULL for a descriptor entry */
-	int fd;      /* a descriptor entry (files over FC_MAX_FILE): the open file; else -1 */
+	int fd; /* a descriptor entry (files over FC_MAX_FILE): the open file; else -1 */
 	int missing; /* the path named no file when checked: a 404 */
 };
 
@@ -59,7 +59,8 @@ void fc_init(struct filecache *fc, uint64_t valid_ms);
 void fc_free(struct filecache *fc);
 /* A fresh entry for (site, path), or NULL. An entry may say the path is
  * missing (e->missing): answer 404 without looking. */
-const struct fc_entry *fc_get(struct filecache *fc, uint32_t site, const char *path, size_t len, uint64_t now);
+const struct fc_entry *fc_get(struct filecache *fc, uint32_t site, const char *path, size_t len,
+                              uint64_t now);
 /* After the normal path opened fd (a regular file, st) for (site, path):
  * keep or confirm it. Returns the entry, or NULL when the file is not
  * cached (read failed, out of memory or descriptors). A file over

@@ -18,7 +18,7 @@
 
 struct mime_entry {
 	char ext[EXT_MAX]; /* lower case, NUL-terminated; "" = empty slot */
-	const char *type;  /* points into the type arena */
+	const char *type; /* points into the type arena */
 };
 
 static struct mime_entry *table;
@@ -27,22 +27,17 @@ static char **types; /* distinct type strings, owned */
 static size_t ntypes, captypes;
 
 static const char *const builtin[][2] = {
-        {"html", "text/html"},        {"htm", "text/html"},
-        {"css", "text/css"},          {"js", "text/javascript"},
-        {"mjs", "text/javascript"},   {"json", "application/json"},
-        {"txt", "text/plain"},        {"md", "text/markdown"},
-        {"xml", "application/xml"},   {"csv", "text/csv"},
-        {"png", "image/png"},         {"jpg", "image/jpeg"},
-        {"jpeg", "image/jpeg"},       {"gif", "image/gif"},
-        {"webp", "image/webp"},       {"avif", "image/avif"},
-        {"svg", "image/svg+xml"},     {"ico", "image/vnd.microsoft.icon"},
-        {"pdf", "application/pdf"},   {"wasm", "application/wasm"},
-        {"zip", "application/zip"},   {"gz", "application/gzip"},
-        {"tar", "application/x-tar"}, {"mp4", "video/mp4"},
-        {"webm", "video/webm"},       {"mp3", "audio/mpeg"},
-        {"ogg", "audio/ogg"},         {"woff", "font/woff"},
-        {"woff2", "font/woff2"},      {"ttf", "font/ttf"},
-        {"otf", "font/otf"},          {"map", "application/json"},
+    {"html", "text/html"},      {"htm", "text/html"},         {"css", "text/css"},
+    {"js", "text/javascript"},  {"mjs", "text/javascript"},   {"json", "application/json"},
+    {"txt", "text/plain"},      {"md", "text/markdown"},      {"xml", "application/xml"},
+    {"csv", "text/csv"},        {"png", "image/png"},         {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},     {"gif", "image/gif"},         {"webp", "image/webp"},
+    {"avif", "image/avif"},     {"svg", "image/svg+xml"},     {"ico", "image/vnd.microsoft.icon"},
+    {"pdf", "application/pdf"}, {"wasm", "application/wasm"}, {"zip", "application/zip"},
+    {"gz", "application/gzip"}, {"tar", "application/x-tar"}, {"mp4", "video/mp4"},
+    {"webm", "video/webm"},     {"mp3", "audio/mpeg"},        {"ogg", "audio/ogg"},
+    {"woff", "font/woff"},      {"woff2", "font/woff2"},      {"ttf", "font/ttf"},
+    {"otf", "font/otf"},        {"map", "application/json"},
 };
 
 static uint32_t hash_ext(const char *s, size_t n)

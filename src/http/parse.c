@@ -19,17 +19,15 @@ enum { ST_LINE = 0, ST_FIELDS = 1, ST_DONE = 2 };
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
  *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
 static const unsigned char tchar_map[256] = {
-        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-        ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,  ['|'] = 1,
-        ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,  ['5'] = 1,
-        ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,  ['C'] = 1,
-        ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,  ['J'] = 1,
-        ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,  ['Q'] = 1,
-        ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1,
-        ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,  ['e'] = 1,
-        ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1,
-        ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1,
-        ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1,
+    ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,  ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,  ['9'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,  ['I'] = 1, ['J'] = 1, ['K'] = 1,
+    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,  ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,  ['a'] = 1, ['b'] = 1, ['c'] = 1,
+    ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,  ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 int http_is_tchar(unsigned char c)
@@ -166,7 +164,8 @@ static int host_valid(const char *p, size_t n)
 		for (; i < n && p[i] != ':'; i++) {
 			unsigned char c = (unsigned char)p[i];
 			if (!((c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'z') ||
-			      strchr("-._~!$&'()*+,;=%", c)) || c == 0)
+			      strchr("-._~!$&'()*+,;=%", c)) ||
+			    c == 0)
 				return 0;
 		}
 	}
@@ -420,8 +419,8 @@ static int parse_request_line(struct http_head *h, const char *p, uint32_t n)
 	i++;
 	const char *v = p + i;
 	uint32_t vl = n - i;
-	if (vl != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
-	    v[7] < '0' || v[7] > '9')
+	if (vl != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' ||
+	    v[7] > '9')
 		return bad(h, -400, "malformed HTTP version");
 	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
 		return bad(h, -505, "HTTP version other than 1.0 and 1.1");
@@ -449,13 +448,15 @@ static int line_prefix_check(struct http_head *h, const char *buf, uint32_t from
 		}
 	}
 	if (complete ? avail >= lim_end : (avail > lim_end || (avail == lim_end && buf[avail - 1] != '\r')))
-		return bad(h, lim_err, lim_err == -414 ? "request line over the limit" : "header section over the limit");
+		return bad(h, lim_err,
+		           lim_err == -414 ? "request line over the limit" : "header section over the limit");
 	return 0;
 }
 
 int http_parse_head(struct http_head *h, const char *buf, size_t len, const struct http_limits *lim)
 {
-	uint32_t max_rl = lim && lim->max_request_line ? lim->max_request_line : HTTP_DEFAULT_MAX_REQUEST_LINE;
+	uint32_t max_rl =
+	    lim && lim->max_request_line ? lim->max_request_line : HTTP_DEFAULT_MAX_REQUEST_LINE;
 	uint32_t max_head = lim && lim->max_head ? lim->max_head : HTTP_DEFAULT_MAX_HEAD;
 	uint32_t max_fields = lim && lim->max_fields ? lim->max_fields : HTTP_DEFAULT_MAX_FIELDS;
 	if (max_fields > HTTP_MAX_FIELDS_HARD)
@@ -481,7 +482,9 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 		}
 		const char *nl = h->scan < len ? memchr(buf + h->scan, '\n', len - h->scan) : NULL;
 		if (!nl) {
-			int r = h->scan < len ? line_prefix_check(h, buf, h->scan, (uint32_t)len, 0, lim_end, lim_err) : 0;
+			int r = h->scan < len
+			            ? line_prefix_check(h, buf, h->scan, (uint32_t)len, 0, lim_end, lim_err)
+			            : 0;
 			if (r < 0)
 				return r;
 			/* a CR at the very end is checked again once its next byte is known */
@@ -550,9 +553,9 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 /* ---- chunked ---- */
 
 enum {
-	CH_SIZE = 0,   /* hex digits */
-	CH_EXT,        /* after the size: extensions up to CR */
-	CH_SIZE_LF,    /* CR seen, LF expected */
+	CH_SIZE = 0, /* hex digits */
+	CH_EXT, /* after the size: extensions up to CR */
+	CH_SIZE_LF, /* CR seen, LF expected */
 	CH_DATA,
 	CH_DATA_CR,
 	CH_DATA_LF,

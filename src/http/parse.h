@@ -43,46 +43,46 @@ struct http_field {
 /* Limits a peer cannot exceed. Zero fields take the defaults below. */
 struct http_limits {
 	uint32_t max_request_line; /* bytes incl. CRLF; over it: -414 */
-	uint32_t max_head;         /* whole head incl. request line; over it: -431 */
-	uint32_t max_fields;       /* header fields; over it: -431 */
+	uint32_t max_head; /* whole head incl. request line; over it: -431 */
+	uint32_t max_fields; /* header fields; over it: -431 */
 };
 #define HTTP_DEFAULT_MAX_REQUEST_LINE 8192u
 #define HTTP_DEFAULT_MAX_HEAD 16384u
 #define HTTP_DEFAULT_MAX_FIELDS 100u
 
 /* Flags in http_head.flags. */
-#define HTTP_F_CHUNKED 0x0001u    /* Transfer-Encoding: chunked (last coding) */
-#define HTTP_F_CLOSE 0x0002u      /* Connection: close */
-#define HTTP_F_KEEPALIVE 0x0004u  /* Connection: keep-alive */
+#define HTTP_F_CHUNKED 0x0001u /* Transfer-Encoding: chunked (last coding) */
+#define HTTP_F_CLOSE 0x0002u /* Connection: close */
+#define HTTP_F_KEEPALIVE 0x0004u /* Connection: keep-alive */
 #define HTTP_F_EXPECT_100 0x0008u /* Expect: 100-continue */
-#define HTTP_F_ABSOLUTE 0x0010u   /* absolute-form target (host taken from it) */
-#define HTTP_F_ASTERISK 0x0020u   /* target is "*" (OPTIONS) */
-#define HTTP_F_HAS_CL 0x0040u     /* a Content-Length was present */
+#define HTTP_F_ABSOLUTE 0x0010u /* absolute-form target (host taken from it) */
+#define HTTP_F_ASTERISK 0x0020u /* target is "*" (OPTIONS) */
+#define HTTP_F_HAS_CL 0x0040u /* a Content-Length was present */
 
 #define HTTP_MAX_FIELDS_HARD 128u
 
 struct http_head {
 	/* parser state: zero the struct (http_head_init) before the first call */
-	uint32_t pos;   /* start of the next unexamined line */
+	uint32_t pos; /* start of the next unexamined line */
 	uint32_t state; /* 0: request line, 1: fields, 2: done */
-	uint32_t seen;  /* parser-internal: fields seen once already */
-	uint32_t scan;  /* parser-internal: bytes of the current line already checked */
+	uint32_t seen; /* parser-internal: fields seen once already */
+	uint32_t scan; /* parser-internal: bytes of the current line already checked */
 	uint32_t in_method; /* parser-internal: the current line is still in its method */
 	const char *error; /* after an error: why, for the error log (static string) */
 
 	enum http_method method;
 	struct span method_str;
 	struct span target; /* raw request-target */
-	struct span path;   /* origin-form path part of target (raw, undecoded) */
-	struct span query;  /* after '?', without it; len 0 when absent */
-	struct span host;   /* Host field value, or the authority of an absolute-form target */
-	uint8_t version;    /* 10 or 11 */
+	struct span path; /* origin-form path part of target (raw, undecoded) */
+	struct span query; /* after '?', without it; len 0 when absent */
+	struct span host; /* Host field value, or the authority of an absolute-form target */
+	uint8_t version; /* 10 or 11 */
 	uint32_t flags;
 	int64_t content_length; /* -1 when absent */
 
 	/* well-known fields, found during the parse (len 0 when absent) */
-	struct span if_none_match, if_match, if_modified_since, if_unmodified_since, if_range,
-	        range, user_agent, referer, content_type;
+	struct span if_none_match, if_match, if_modified_since, if_unmodified_since, if_range, range,
+	    user_agent, referer, content_type;
 
 	uint32_t nfields;
 	struct http_field fields[HTTP_MAX_FIELDS_HARD];
@@ -104,11 +104,11 @@ int http_list_has(struct span v, const char *tok);
 struct http_chunked {
 	uint64_t remaining; /* bytes left in the current chunk's data */
 	uint32_t state;
-	uint32_t line_len;  /* bytes of the current size/ext/trailer line seen */
+	uint32_t line_len; /* bytes of the current size/ext/trailer line seen */
 	uint32_t trailer_bytes;
 	uint32_t digits;
 };
-#define HTTP_CHUNK_MAX_LINE 4096u     /* chunk-size line with extensions */
+#define HTTP_CHUNK_MAX_LINE 4096u /* chunk-size line with extensions */
 #define HTTP_CHUNK_MAX_TRAILERS 16384u /* trailer section */
 
 void http_chunked_init(struct http_chunked *c);

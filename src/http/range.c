@@ -7,8 +7,8 @@
 #include "http/range.h"
 
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 
 static int is_ows(char c)
 {

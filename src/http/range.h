@@ -18,8 +18,8 @@ struct byte_range {
 };
 
 enum range_result {
-	RANGE_NONE = 0,           /* malformed, unknown unit or too many: ignore, send 200 */
-	RANGE_OK = 1,             /* n ranges, sorted, non-overlapping */
+	RANGE_NONE = 0, /* malformed, unknown unit or too many: ignore, send 200 */
+	RANGE_OK = 1, /* n ranges, sorted, non-overlapping */
 	RANGE_UNSATISFIABLE = -1, /* 416 */
 };
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "http/date.h"
 #include "core/log.h"
 #include "http/conn.h"
+#include "http/date.h"
 #include "http/server.h"
 
 /* Bodies up to this size are copied into the write buffer (one write for
@@ -176,8 +176,9 @@ int resp_end_head(struct conn *c, int64_t length)
 	x->flags &= ~XF_OVERFLOW;
 	x->flags |= XF_CLOSE | XF_ERROR;
 	x->status = 500;
-	static const char h500[] = "HTTP/1.1 500 Internal Server Error\r\nServer: hearth\r\nContent-Length: 0\r\n"
-	                           "Connection: close\r\n\r\n";
+	static const char h500[] =
+	    "HTTP/1.1 500 Internal Server Error\r\nServer: hearth\r\nContent-Length: 0\r\n"
+	    "Connection: close\r\n\r\n";
 	put(c, h500, sizeof h500 - 1);
 	return -1;
 }
@@ -263,10 +264,11 @@ void resp_end_multipart(struct conn *c, int fd)
 	char tmp[256];
 	for (unsigned i = 0; i < x->nranges; i++) {
 		const struct byte_range *r = &x->ranges[i];
-		total += (uint64_t)snprintf(tmp, sizeof tmp,
-		                            "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-		                            c->srv->boundary, x->ctype, (unsigned long long)r->first,
-		                            (unsigned long long)r->last, (unsigned long long)x->fsize);
+		total += (uint64_t)snprintf(
+		    tmp, sizeof tmp,
+		    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+		    c->srv->boundary, x->ctype, (unsigned long long)r->first, (unsigned long long)r->last,
+		    (unsigned long long)x->fsize);
 		total += r->last - r->first + 1;
 	}
 	total += (uint64_t)snprintf(tmp, sizeof tmp, "\r\n--%s--\r\n", c->srv->boundary);

@@ -317,13 +317,11 @@ static void accept_some(struct listener *ls, size_t least)
 		int fd = accept4(ls->w.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			switch (errno) {
-			case EAGAIN:
-				return;
+			case EAGAIN: return;
 			case EINTR:
 			case ECONNABORTED:
 			case EPROTO:
-			case EPERM:
-				continue;
+			case EPERM: continue;
 			case EMFILE:
 			case ENFILE:
 			case ENOBUFS:
@@ -331,7 +329,8 @@ static void accept_some(struct listener *ls, size_t least)
 				/* no descriptor for it: stop accepting for a moment instead
 				 * of spinning on a listener that stays ready */
 				if (!ls->warned_ms || clock_cache.now_ms - ls->warned_ms >= 10000) {
-					log_warn("accept: %s; pausing accepts for %d ms at a time (next warning in 10 s at "
+					log_warn("accept: %s; pausing accepts for %d ms at a time (next "
+					         "warning in 10 s at "
 					         "the earliest)",
 					         strerror(errno), ACCEPT_RETRY_MS);
 					ls->warned_ms = clock_cache.now_ms;
@@ -339,9 +338,7 @@ static void accept_some(struct listener *ls, size_t least)
 				ls->paused = 1;
 				timer_arm(&s->tq_retry, &ls->retry);
 				return;
-			default:
-				log_error("accept: %s", strerror(errno));
-				return;
+			default: log_error("accept: %s", strerror(errno)); return;
 			}
 		}
 		conn_start(s, fd, (struct sockaddr *)&ss, sl, ls->index);
@@ -458,7 +455,8 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 				log_notice("logs reopened");
 			break;
 		case SIGHUP:
-			log_notice("SIGHUP: configuration reload needs the master process (not in this mode)");
+			log_notice(
+			    "SIGHUP: configuration reload needs the master process (not in this mode)");
 			break;
 		}
 	}
@@ -466,7 +464,8 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 
 /* ---- set-up ---- */
 
-int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds, const int *root_fds)
+int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds,
+                const int *root_fds)
 {
 	memset(s, 0, sizeof *s);
 	s->cfg = cfg;

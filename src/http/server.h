@@ -28,13 +28,12 @@ struct listener {
 	struct watch w;
 	struct timer retry; /* accept paused after EMFILE/ENFILE */
 	struct timer defer; /* accept deferred: this worker holds more than its share */
-	size_t defer_min;   /* accepted at the next deferral at least (doubles) */
+	size_t defer_min; /* accepted at the next deferral at least (doubles) */
 	struct server *srv;
 	int paused;
 	uint8_t index;
 	uint64_t warned_ms; /* last "descriptors exhausted" warning, to rate-limit it */
 };
-
 
 struct server {
 	struct loop *loop;
@@ -45,12 +44,12 @@ struct server {
 	struct xfer *xfer_free;
 	struct conn *conn_free;
 	struct conn *closed; /* freed at the end of the turn */
-	struct conn *ready;  /* to run again at the end of the turn (fairness) */
+	struct conn *ready; /* to run again at the end of the turn (fairness) */
 	struct tqueue tq[TQ_COUNT];
 	struct tqueue tq_retry; /* listener accept retry */
 	struct tqueue tq_defer; /* listener accept deferred (balance between workers) */
-	unsigned peers;         /* workers sharing the listeners (this one included) */
-	struct tqueue tq_tick;  /* once a second: log flush, pool trim */
+	unsigned peers; /* workers sharing the listeners (this one included) */
+	struct tqueue tq_tick; /* once a second: log flush, pool trim */
 	struct timer tick;
 	struct tqueue tq_shutdown;
 	struct timer shutdown;
@@ -75,7 +74,8 @@ struct server {
 
 /* fds: bound, listening sockets (ownership passes to the server);
  * root_fds: the sites' document roots, opened O_PATH (the caller keeps them). */
-int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds, const int *root_fds);
+int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds,
+                const int *root_fds);
 /* Count into slot (shared memory) instead of a private one; region holds
  * every worker's slot (for --max-connections). */
 void server_set_stats(struct server *s, struct stats_slot *slot, const struct stats_region *region,

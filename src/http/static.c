@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/log.h"
-#include "http/conn.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "http/beneath.h"
 #include "http/cond.h"
+#include "http/conn.h"
 #include "http/date.h"
 #include "http/filecache.h"
 #include "http/mime.h"
@@ -36,21 +36,16 @@ static int errno_status(int e)
 {
 	switch (e) {
 	case ENOENT:
-	case ENOTDIR:
-		return 404;
+	case ENOTDIR: return 404;
 	case EACCES:
 	case EPERM:
 	case ELOOP: /* a symlink, refused */
-	case EXDEV: /* would leave the root */
-		return 403;
-	case ENAMETOOLONG:
-		return 414;
+	case EXDEV: /* would leave the root */ return 403;
+	case ENAMETOOLONG: return 414;
 	case EMFILE:
 	case ENFILE:
-	case ENOMEM:
-		return 503;
-	default:
-		return 500;
+	case ENOMEM: return 503;
+	default: return 500;
 	}
 }
 
@@ -62,8 +57,10 @@ static void refuse(struct conn *c, int status, const char *why)
 	char path[1024];
 	log_clean(path, sizeof path, x->path_len ? x->path : x->head.path.p,
 	          x->path_len ? x->path_len : x->head.path.len);
-	log_msg(status == 404 ? LOG_DEBUG : status >= 500 ? LOG_ERROR : LOG_INFO, "client %s: %d for \"%s\": %s", host,
-	        status, path, why);
+	log_msg(status == 404   ? LOG_DEBUG
+	        : status >= 500 ? LOG_ERROR
+	                        : LOG_INFO,
+	        "client %s: %d for \"%s\": %s", host, status, path, why);
 	resp_error(c, status);
 }
 
@@ -199,25 +196,31 @@ static char *make_listing(struct conn *c, int dirfd, size_t *len)
 		qsort(ents, n, sizeof *ents, entry_cmp);
 
 	struct dstr d = {0};
-	ds_puts(&d, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-	            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Index of ");
+	ds_puts(&d,
+	        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Index of ");
 	ds_html(&d, x->path, x->path_len);
-	ds_puts(&d, "</title>\n<style>\n"
-	            "body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}\n"
-	            "h1{font-size:1.25rem;word-break:break-all}\n"
-	            "table{border-collapse:collapse;width:100%}\n"
-	            "th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #eee}\n"
-	            "td.s,th.s{text-align:right;white-space:nowrap}td.m{white-space:nowrap;color:#666}\n"
-	            "a{color:#0645ad;text-decoration:none;word-break:break-all}a:hover{text-decoration:underline}\n"
-	            "@media (max-width:36rem){td.m,th.m{display:none}}\n"
-	            "@media (prefers-color-scheme:dark){body{background:#111;color:#ddd}a{color:#8ab4f8}"
-	            "th,td{border-color:#333}}\n"
-	            "</style></head>\n<body>\n<h1>Index of ");
+	ds_puts(
+	    &d,
+	    "</title>\n<style>\n"
+	    "body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}\n"
+	    "h1{font-size:1.25rem;word-break:break-all}\n"
+	    "table{border-collapse:collapse;width:100%}\n"
+	    "th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #eee}\n"
+	    "td.s,th.s{text-align:right;white-space:nowrap}td.m{white-space:nowrap;color:#666}\n"
+	    "a{color:#0645ad;text-decoration:none;word-break:break-all}a:hover{text-decoration:underline}\n"
+	    "@media (max-width:36rem){td.m,th.m{display:none}}\n"
+	    "@media (prefers-color-scheme:dark){body{background:#111;color:#ddd}a{color:#8ab4f8}"
+	    "th,td{border-color:#333}}\n"
+	    "</style></head>\n<body>\n<h1>Index of ");
 	ds_html(&d, x->path, x->path_len);
-	ds_puts(&d, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"s\">Size</th><th class=\"m\">Modified "
-	            "(UTC)</th></tr></thead>\n<tbody>\n");
+	ds_puts(&d,
+	        "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"s\">Size</th><th class=\"m\">Modified "
+	        "(UTC)</th></tr></thead>\n<tbody>\n");
 	if (x->path_len > 1)
-		ds_puts(&d, "<tr><td><a href=\"../\">../</a></td><td class=\"s\">-</td><td class=\"m\"></td></tr>\n");
+		ds_puts(
+		    &d,
+		    "<tr><td><a href=\"../\">../</a></td><td class=\"s\">-</td><td class=\"m\"></td></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		char href[3 * 256 + 2], size[32], date[32];
 		size_t nl = strlen(ents[i].name);
@@ -284,7 +287,8 @@ static void redirect_to_dir(struct conn *c)
 	loc[n++] = '/';
 	resp_start(c, 301);
 	if (x->head.query.p)
-		resp_headerf(c, "Location", "%.*s?%.*s", (int)n, loc, (int)x->head.query.len, x->head.query.p);
+		resp_headerf(c, "Location", "%.*s?%.*s", (int)n, loc, (int)x->head.query.len,
+		             x->head.query.p);
 	else
 		resp_header_n(c, "Location", loc, n);
 	resp_end_error(c);
@@ -360,8 +364,9 @@ static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const c
 			if (x->nranges == 1) {
 				const struct byte_range *br = &x->ranges[0];
 				resp_header(c, "Content-Type", m->ctype);
-				resp_headerf(c, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)br->first,
-				             (unsigned long long)br->last, (unsigned long long)m->size);
+				resp_headerf(c, "Content-Range", "bytes %llu-%llu/%llu",
+				             (unsigned long long)br->first, (unsigned long long)br->last,
+				             (unsigned long long)m->size);
 				resp_end_file(c, fd, br->first, br->last - br->first + 1);
 			} else {
 				x->ctype = m->ctype;
@@ -417,8 +422,8 @@ static int serve_file(struct conn *c, int fd, const struct stat *st, size_t req_
 	const char *ctype = mime_for_name(x->path, x->path_len);
 	if (cacheable(&x->head)) {
 		const struct fc_entry *e =
-		        fc_put(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path, req_len, fd, st, ctype,
-		               etag, lm, clock_cache.now_ms);
+		    fc_put(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path, req_len, fd, st,
+		           ctype, etag, lm, clock_cache.now_ms);
 		if (e && e->fd < 0) {
 			close(fd);
 			serve_cached(c, e);
@@ -460,14 +465,16 @@ void static_handle(struct conn *c)
 		return;
 	}
 	if (x->route_status >= 400) {
-		refuse(c, x->route_status, x->route_status == 404 ? "no such script" : "refused by the FastCGI route");
+		refuse(c, x->route_status,
+		       x->route_status == 404 ? "no such script" : "refused by the FastCGI route");
 		return;
 	}
 	int r = x->path_status; /* path_normalize() ran when the head arrived */
 	if (r != PATH_OK) {
-		refuse(c, -r, r == PATH_E_FORBIDDEN ? "encoded NUL or slash in the path" :
-		              r == PATH_E_TOOLONG   ? "path too long" :
-		                                      "malformed path or above the root");
+		refuse(c, -r,
+		       r == PATH_E_FORBIDDEN ? "encoded NUL or slash in the path"
+		       : r == PATH_E_TOOLONG ? "path too long"
+		                             : "malformed path or above the root");
 		return;
 	}
 	if (!cfg->dotfiles && path_has_dotfile(x->path, x->path_len)) {
@@ -476,8 +483,8 @@ void static_handle(struct conn *c)
 	}
 	size_t req_len = x->path_len;
 	if (cacheable(h)) {
-		const struct fc_entry *e = fc_get(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path,
-		                                  x->path_len, clock_cache.now_ms);
+		const struct fc_entry *e = fc_get(&c->srv->files, conf_site_index(c->srv->cfg, x->site),
+		                                  x->path, x->path_len, clock_cache.now_ms);
 		if (e && e->missing) {
 			refuse(c, 404, strerror(ENOENT));
 			return;
@@ -490,8 +497,8 @@ void static_handle(struct conn *c)
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT && cacheable(h))
-			fc_put_missing(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path, x->path_len,
-			               clock_cache.now_ms);
+			fc_put_missing(&c->srv->files, conf_site_index(c->srv->cfg, x->site), x->path,
+			               x->path_len, clock_cache.now_ms);
 		refuse(c, errno_status(e), strerror(e));
 		return;
 	}

@@ -24,7 +24,8 @@ int path_normalize(const char *raw, size_t len, char *out, size_t cap, size_t *o
 		if (c == '%') {
 			if (len - i < 3)
 				return PATH_E_BAD;
-			int hi = hex_digit((unsigned char)raw[i + 1]), lo = hex_digit((unsigned char)raw[i + 2]);
+			int hi = hex_digit((unsigned char)raw[i + 1]),
+			    lo = hex_digit((unsigned char)raw[i + 2]);
 			if (hi < 0 || lo < 0)
 				return PATH_E_BAD;
 			c = (unsigned char)(hi << 4 | lo);

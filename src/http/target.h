@@ -14,7 +14,7 @@
 
 enum path_err {
 	PATH_OK = 0,
-	PATH_E_BAD = -400,       /* malformed: bad %XX, not starting with '/', escapes above root */
+	PATH_E_BAD = -400, /* malformed: bad %XX, not starting with '/', escapes above root */
 	PATH_E_FORBIDDEN = -403, /* NUL or encoded '/' */
 	PATH_E_TOOLONG = -414,
 };

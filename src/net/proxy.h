@@ -13,18 +13,18 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define PROXY_V1_MAX 107      /* the longest v1 line, CRLF included */
-#define PROXY_V2_MAX 1024     /* header + addresses + TLVs we accept */
+#define PROXY_V1_MAX 107 /* the longest v1 line, CRLF included */
+#define PROXY_V2_MAX 1024 /* header + addresses + TLVs we accept */
 
 enum proxy_result {
-	PROXY_PARTIAL = 0,    /* need more bytes */
+	PROXY_PARTIAL = 0, /* need more bytes */
 	PROXY_E_INVALID = -1, /* not a PROXY header, or a malformed one */
 	PROXY_E_TOO_LONG = -2,
 };
 
 struct proxy_info {
-	int local;    /* v1 "UNKNOWN" or v2 LOCAL command: keep the socket's own addresses */
-	int version;  /* 1 or 2 */
+	int local; /* v1 "UNKNOWN" or v2 LOCAL command: keep the socket's own addresses */
+	int version; /* 1 or 2 */
 	struct sockaddr_storage src; /* AF_INET / AF_INET6 (or AF_UNIX for v2 AF_UNIX) */
 	struct sockaddr_storage dst;
 	socklen_t srclen, dstlen;

@@ -35,15 +35,15 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "ctl/client.h"
+#include "ctl/metrics.h"
+#include "ctl/server.h"
 #include "http/mime.h"
 #include "http/server.h"
 #include "net/listen.h"
 #include "proc/pidfile.h"
 #include "proc/privs.h"
 #include "proc/title.h"
-#include "ctl/client.h"
-#include "ctl/metrics.h"
-#include "ctl/server.h"
 #include "stats/stats.h"
 
 #define MAX_LISTENERS 256
@@ -56,7 +56,7 @@ struct mlistener {
 	struct listen_spec spec;
 	int fd; /* -1: free slot */
 	int created_file; /* a Unix socket file we made (removed at exit) */
-	int reuseport;    /* one of a SO_REUSEPORT group (one per worker slot) */
+	int reuseport; /* one of a SO_REUSEPORT group (one per worker slot) */
 };
 
 struct generation {
@@ -67,13 +67,13 @@ struct generation {
 	int *lidx;
 	unsigned nsock;
 	int root_fds[CONF_MAX_SITES + 1];
-	unsigned nworkers;   /* slots */
+	unsigned nworkers; /* slots */
 	unsigned nready;
-	unsigned alive;      /* worker processes of this generation not yet reaped */
+	unsigned alive; /* worker processes of this generation not yet reaped */
 	int announced;
 	int retiring;
 	int owns_cfg; /* a reload's settings (the first ones belong to main) */
-	unsigned *backoff;   /* per slot: consecutive quick deaths */
+	unsigned *backoff; /* per slot: consecutive quick deaths */
 	uint64_t *restart_at; /* per slot: when to fork again (0: not waiting) */
 	struct generation *next;
 };
@@ -106,7 +106,7 @@ static struct master {
 	struct timer tick;
 	int pid_fd;
 	int daemon_fd; /* write end to the waiting foreground process, or -1 */
-	int stopping;  /* 1 graceful, 2 immediate */
+	int stopping; /* 1 graceful, 2 immediate */
 	uint64_t kill_at;
 	pid_t pid;
 	uint64_t started_ms;
@@ -285,7 +285,8 @@ static struct generation *gen_new(struct settings *cfg, char *err, size_t errlen
 			if (k == 0 && !spec.is_unix) {
 				struct sockaddr_storage ss;
 				socklen_t sl = sizeof ss;
-				if (getsockname(M.listeners[idx].fd, (struct sockaddr *)&ss, &sl) == 0 && sl <= sizeof spec.addr) {
+				if (getsockname(M.listeners[idx].fd, (struct sockaddr *)&ss, &sl) == 0 &&
+				    sl <= sizeof spec.addr) {
 					memcpy(&spec.addr, &ss, sl);
 					spec.addrlen = sl;
 				}
@@ -386,7 +387,8 @@ static void set_affinity(const struct settings *cfg, unsigned slot)
 	CPU_ZERO(&set);
 	CPU_SET(cpus[slot % (unsigned)n], &set);
 	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		log_warn("worker slot %u: cannot pin to CPU %d: %s", slot, cpus[slot % (unsigned)n], strerror(errno));
+		log_warn("worker slot %u: cannot pin to CPU %d: %s", slot, cpus[slot % (unsigned)n],
+		         strerror(errno));
 }
 
 static void close_other_fds(const struct generation *mine, unsigned slot)
@@ -549,7 +551,8 @@ static void gen_check_ready(struct generation *g)
 	if (g->announced || g->nready < g->nworkers)
 		return;
 	g->announced = 1;
-	log_notice("%sgeneration %u started with %u workers", g->id > 1 ? "reload: " : "", g->id, g->nworkers);
+	log_notice("%sgeneration %u started with %u workers", g->id > 1 ? "reload: " : "", g->id,
+	           g->nworkers);
 	for (struct generation *o = g->next; o; o = o->next) {
 		if (o->retiring)
 			continue;
@@ -590,8 +593,9 @@ static void reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct worker *w = worker_find(pid);
 		if (WIFSIGNALED(status))
-			log_msg(w && w->asked_to_stop ? LOG_INFO : LOG_WARN, "worker %ld killed by signal %d (%s)",
-			        (long)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+			log_msg(w && w->asked_to_stop ? LOG_INFO : LOG_WARN,
+			        "worker %ld killed by signal %d (%s)", (long)pid, WTERMSIG(status),
+			        strsignal(WTERMSIG(status)));
 		else
 			log_msg(w && (w->asked_to_stop || WEXITSTATUS(status) == 0) ? LOG_INFO : LOG_WARN,
 			        "worker %ld exited with status %d", (long)pid, WEXITSTATUS(status));
@@ -645,7 +649,8 @@ static void master_stop(int how)
 			if (M.listeners[i].created_file)
 				listener_unlink(&M.listeners[i].spec);
 		}
-	uint64_t grace = how == 1 ? (uint64_t)M.cfg->drain_delay_ms + M.cfg->shutdown_timeout_ms + 2000 : 1000;
+	uint64_t grace =
+	    how == 1 ? (uint64_t)M.cfg->drain_delay_ms + M.cfg->shutdown_timeout_ms + 2000 : 1000;
 	M.kill_at = clock_cache.now_ms + grace;
 	if (workers_alive() == 0)
 		loop_stop(M.loop);
@@ -699,7 +704,8 @@ static int master_reload(char *err, size_t errlen)
 		return -1;
 	}
 	/* logs may have moved */
-	if (strcmp(ncfg->error_log, M.cfg->error_log) != 0 && log_open_error(ncfg->error_log, ncfg->log_level) < 0)
+	if (strcmp(ncfg->error_log, M.cfg->error_log) != 0 &&
+	    log_open_error(ncfg->error_log, ncfg->log_level) < 0)
 		log_error("reload: cannot open %s", ncfg->error_log);
 	if (strcmp(ncfg->access_log, M.cfg->access_log) != 0 && log_open_access(ncfg->access_log) < 0)
 		log_error("reload: cannot open %s", ncfg->access_log);
@@ -735,24 +741,16 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 	struct signalfd_siginfo si;
 	while (read(w->fd, &si, sizeof si) == (ssize_t)sizeof si) {
 		switch (si.ssi_signo) {
-		case SIGCHLD:
-			reap();
-			break;
+		case SIGCHLD: reap(); break;
 		case SIGTERM:
-		case SIGQUIT:
-			master_stop(1);
-			break;
-		case SIGINT:
-			master_stop(2);
-			break;
+		case SIGQUIT: master_stop(1); break;
+		case SIGINT: master_stop(2); break;
 		case SIGHUP: {
 			char err[512];
 			master_reload(err, sizeof err);
 			break;
 		}
-		case SIGUSR1:
-			reopen_logs();
-			break;
+		case SIGUSR1: reopen_logs(); break;
 		}
 	}
 	if (M.stopping && workers_alive() == 0)
@@ -781,7 +779,6 @@ static void on_tick(struct loop *l, struct timer *t)
 	timer_arm(&M.tq_tick, t);
 }
 
-
 /* ---- the control socket ---- */
 
 /* State, nice, CPU time and RSS of a process, from /proc/PID/stat. */
@@ -808,9 +805,12 @@ static void read_proc(pid_t pid, struct ctl_worker *w)
 	char state;
 	unsigned long long utime, stime, vsize;
 	long nice, rss;
-	/* NOLINTNEXTLINE(cert-err34-c): the kernel writes these fields; the count of conversions is checked */
-	if (sscanf(p, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %ld %*d %*d %*u %llu %ld",
-	           &state, &utime, &stime, &nice, &vsize, &rss) != 6)
+	/* NOLINTNEXTLINE(cert-err34-c): the kernel writes these fields; the count of conversions is checked
+	 */
+	if (sscanf(
+	        p,
+	        "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %ld %*d %*d %*u %llu %ld",
+	        &state, &utime, &stime, &nice, &vsize, &rss) != 6)
 		return;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	w->state = state;
@@ -918,7 +918,8 @@ static int master_ctl_set_nice(void *arg, int nice, char *msg, size_t cap, int *
 	log_notice("workers' nice value set to %d (%u workers)", nice, n);
 	if (failed) {
 		*code = CTL_E_FAILED;
-		snprintf(msg, cap, "nice %d: %u workers changed, %u refused (%s)", nice, n, failed, strerror(errno));
+		snprintf(msg, cap, "nice %d: %u workers changed, %u refused (%s)", nice, n, failed,
+		         strerror(errno));
 		return -1;
 	}
 	snprintf(msg, cap, "nice %d for %u workers", nice, n);
@@ -926,11 +927,11 @@ static int master_ctl_set_nice(void *arg, int nice, char *msg, size_t cap, int *
 }
 
 static const struct ctl_ops master_ops = {
-        .status = master_status,
-        .reload = master_ctl_reload,
-        .stop = master_ctl_stop,
-        .reopen = master_ctl_reopen,
-        .set_nice = master_ctl_set_nice,
+    .status = master_status,
+    .reload = master_ctl_reload,
+    .stop = master_ctl_stop,
+    .reopen = master_ctl_reopen,
+    .set_nice = master_ctl_set_nice,
 };
 
 /* --workers 0: the one process answers for itself */
@@ -995,11 +996,11 @@ static int single_set_nice(void *arg, int nice, char *msg, size_t cap, int *code
 }
 
 static const struct ctl_ops single_ops = {
-        .status = single_status,
-        .reload = single_reload,
-        .stop = single_stop,
-        .reopen = single_reopen,
-        .set_nice = single_set_nice,
+    .status = single_status,
+    .reload = single_reload,
+    .stop = single_stop,
+    .reopen = single_reopen,
+    .set_nice = single_set_nice,
 };
 
 static int open_control(struct loop *l, const struct ctl_ops *ops, void *arg, char *err, size_t errlen)
@@ -1135,7 +1136,8 @@ int master_run(struct settings *cfg, int argc, char **argv)
 		/* checked before detaching, so "already running" reaches the terminal */
 		pid_t other = pidfile_running(cfg->pid_file, err, sizeof err);
 		if (other > 0) {
-			snprintf(err, sizeof err, "already running with pid %ld (pid file %s)", (long)other, cfg->pid_file);
+			snprintf(err, sizeof err, "already running with pid %ld (pid file %s)", (long)other,
+			         cfg->pid_file);
 			return fail_start(err);
 		}
 	}
@@ -1196,7 +1198,8 @@ int master_run(struct settings *cfg, int argc, char **argv)
 		status = fail_start(err);
 		goto out;
 	}
-	if (cfg->metrics_set && metrics_open(&M.metrics, M.loop, &cfg->metrics, master_status, NULL, err, sizeof err) < 0) {
+	if (cfg->metrics_set &&
+	    metrics_open(&M.metrics, M.loop, &cfg->metrics, master_status, NULL, err, sizeof err) < 0) {
 		status = fail_start(err);
 		goto out;
 	}
@@ -1258,7 +1261,9 @@ int master_signal(const struct settings *cfg)
 			return ctl_client_command(path, cfg->signal);
 	}
 	if (!cfg->pid_file) {
-		fprintf(stderr, "hearth: -s %s: no control socket at %s, and no --pid-file PATH (or -c FILE with pid-file)\n",
+		fprintf(stderr,
+		        "hearth: -s %s: no control socket at %s, and no --pid-file PATH (or -c FILE with "
+		        "pid-file)\n",
 		        cfg->signal, path[0] ? path : "(off)");
 		return 1;
 	}
@@ -1270,7 +1275,8 @@ int master_signal(const struct settings *cfg)
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		if (strcmp(map[i].name, cfg->signal) == 0) {
 			if (kill(pid, map[i].sig) < 0) {
-				fprintf(stderr, "hearth: -s %s: pid %ld: %s\n", cfg->signal, (long)pid, strerror(errno));
+				fprintf(stderr, "hearth: -s %s: pid %ld: %s\n", cfg->signal, (long)pid,
+				        strerror(errno));
 				return 1;
 			}
 			return 0;

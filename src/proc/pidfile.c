@@ -56,7 +56,8 @@ int pidfile_acquire(const char *path, char *err, size_t errlen)
 	if (flock(old, LOCK_EX | LOCK_NB) < 0) {
 		pid_t pid = read_pid(old);
 		close(old);
-		snprintf(err, errlen, "already running with pid %ld (pid file %s is locked)", (long)pid, path);
+		snprintf(err, errlen, "already running with pid %ld (pid file %s is locked)", (long)pid,
+		         path);
 		return -1;
 	}
 	pid_t stale = read_pid(old);

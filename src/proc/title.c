@@ -9,7 +9,7 @@
 
 extern char **environ;
 
-static char *area;     /* start of argv[0] */
+static char *area; /* start of argv[0] */
 /* The environment, moved out of argv's way, kept for the process's life.
  * Not static: a static that is only written could be optimized away, and
  * leak checkers would then see the block as lost. */

@@ -14,8 +14,8 @@ static size_t region_size(unsigned nslots)
 
 struct stats_region *stats_create(unsigned nslots)
 {
-	struct stats_region *r = mmap(NULL, region_size(nslots), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	                              -1, 0);
+	struct stats_region *r =
+	    mmap(NULL, region_size(nslots), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (r == MAP_FAILED)
 		return NULL;
 	r->nslots = nslots; /* the rest is zero, as mmap gives it */

@@ -13,13 +13,13 @@
 #include <stdint.h>
 
 struct stats_slot {
-	uint64_t accepted;  /* connections */
-	uint64_t active;    /* connections open now */
-	uint64_t requests;  /* responses finished */
+	uint64_t accepted; /* connections */
+	uint64_t active; /* connections open now */
+	uint64_t requests; /* responses finished */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t status[6]; /* [1]..[5]: 1xx..5xx */
-	uint64_t pad[5];    /* 128 bytes: two slots never share a cache line pair */
+	uint64_t pad[5]; /* 128 bytes: two slots never share a cache line pair */
 };
 
 struct stats_region {

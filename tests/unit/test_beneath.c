@@ -78,10 +78,10 @@ int main(void)
 		CHECK(opens(fn, root, ".", 0));
 		CHECK(fn(root, "dir/", O_RDONLY, 0) >= 0);
 		CHECK(!opens(fn, root, "missing", 0));
-		CHECK(!opens(fn, root, "a.txt/x", 0));   /* ENOTDIR */
-		CHECK(!opens(fn, root, "link_in", 0));   /* symlinks refused without follow */
+		CHECK(!opens(fn, root, "a.txt/x", 0)); /* ENOTDIR */
+		CHECK(!opens(fn, root, "link_in", 0)); /* symlinks refused without follow */
 		CHECK(!opens(fn, root, "link_out", 0));
-		CHECK(!opens(fn, root, "link_out", 1));  /* and never out of the root */
+		CHECK(!opens(fn, root, "link_out", 1)); /* and never out of the root */
 		CHECK(!opens(fn, root, "abs", 1));
 		CHECK(!opens(fn, root, "dirlink/sub/b.txt", 0));
 		CHECK(!opens(fn, root, "../secret", 1));

@@ -20,8 +20,8 @@ int main(void)
 	CHECK(m("W/\"abc\"", 1));
 	CHECK(!m("\"abcd\"", 1));
 	CHECK(!m("\"ab\"", 1));
-	CHECK(!m("abc", 1));       /* unquoted: malformed */
-	CHECK(!m("\"abc", 1));     /* unterminated */
+	CHECK(!m("abc", 1)); /* unquoted: malformed */
+	CHECK(!m("\"abc", 1)); /* unterminated */
 	CHECK(!m("\"", 1));
 	CHECK(!m("W/", 1));
 	CHECK(!m("W", 1));

@@ -190,7 +190,8 @@ static void test_syntax_errors(void)
 	expect_error("missing ; before }", "site a.com {\n  root /x\n}\n", FNAME ":2: root: missing ';'");
 	expect_error("missing ; before {", "root /x {\n}\n", FNAME ":1: root: missing ';'");
 	expect_error("missing ; at EOF", "workers 3;\nroot /x", FNAME ":2: root: missing ';'");
-	expect_error("missing ; at EOF after comment", "workers 3\n# done\n", FNAME ":1: workers: missing ';'");
+	expect_error("missing ; at EOF after comment", "workers 3\n# done\n",
+	             FNAME ":1: workers: missing ';'");
 	expect_error("missing ; reported on the directive's line", "listen\n  127.0.0.1:80\n}\n",
 	             FNAME ":1: listen: missing ';'");
 	expect_error("name alone at EOF", "\n\ndaemon", FNAME ":3: daemon: missing ';'");
@@ -204,40 +205,50 @@ static void test_syntax_errors(void)
 	             FNAME ":1: root: unterminated quoted string");
 	expect_error("unterminated quote (CR)", "root \"/srv/www\r\n;\r\n",
 	             FNAME ":1: root: unterminated quoted string");
-	expect_error("unterminated quote (EOF)", "workers 1;\nroot \"/srv", FNAME ":2: root: unterminated quoted string");
+	expect_error("unterminated quote (EOF)", "workers 1;\nroot \"/srv",
+	             FNAME ":2: root: unterminated quoted string");
 	expect_error("unterminated quote (backslash at EOF)", "root \"/srv\\",
 	             FNAME ":1: root: unterminated quoted string");
 	expect_error("unterminated quote (escaped newline)", "root \"/srv\\\n\";\n",
 	             FNAME ":1: root: unterminated quoted string");
 	expect_error("unterminated quote (escaped end)", "root \"/srv\\\";\n",
 	             FNAME ":1: root: unterminated quoted string");
-	expect_error("unterminated quote as the name", "\n\"root /x;\n", FNAME ":2: unterminated quoted string");
-	expect_error("quote on a later line", "listen\n  \"127.0.0.1:80\n;", FNAME ":2: listen: unterminated quoted string");
-	expect_error("bad escape", "root \"/a\\n\";\n", FNAME ":1: root: bad escape '\\n' (only \\\" and \\\\)");
+	expect_error("unterminated quote as the name", "\n\"root /x;\n",
+	             FNAME ":2: unterminated quoted string");
+	expect_error("quote on a later line", "listen\n  \"127.0.0.1:80\n;",
+	             FNAME ":2: listen: unterminated quoted string");
+	expect_error("bad escape", "root \"/a\\n\";\n",
+	             FNAME ":1: root: bad escape '\\n' (only \\\" and \\\\)");
 	expect_error("text after a quote", "root \"/a\"b;\n",
 	             FNAME ":1: root: a quoted string must be followed by a space, ';', '{' or '}'");
 	expect_error("two quotes glued", "root \"/a\"\"b\";\n",
 	             FNAME ":1: root: a quoted string must be followed by a space, ';', '{' or '}'");
-	expect_error("quote inside a word", "root /a\"b\";\n", FNAME ":1: root: a quote cannot start in the middle of a word");
-	expect_error("quote inside the name", "ro\"ot\" /a;\n", FNAME ":1: a quote cannot start in the middle of a word");
+	expect_error("quote inside a word", "root /a\"b\";\n",
+	             FNAME ":1: root: a quote cannot start in the middle of a word");
+	expect_error("quote inside the name", "ro\"ot\" /a;\n",
+	             FNAME ":1: a quote cannot start in the middle of a word");
 
 	/* control bytes, outside and inside quotes, and in comments */
 	expect_error_mem("NUL in a word", "root /a\0b;\n", 11, FNAME ":1: root: unexpected NUL byte");
 	expect_error_mem("NUL between statements", "root /a;\n\0", 10, FNAME ":2: unexpected NUL byte");
-	expect_error_mem("NUL in a quoted string", "\nroot \"/a\0b\";\n", 14, FNAME ":2: root: unexpected NUL byte");
+	expect_error_mem("NUL in a quoted string", "\nroot \"/a\0b\";\n", 14,
+	                 FNAME ":2: root: unexpected NUL byte");
 	expect_error_mem("NUL in a comment", "# a\0b\nroot /a;\n", 15, FNAME ":1: unexpected NUL byte");
 	expect_error_mem("NUL as an escape", "root \"\\\0\";\n", 10, FNAME ":1: root: unexpected NUL byte");
 	expect_error("SOH in a word", "root /a\x01;\n", FNAME ":1: root: unexpected control byte 0x01");
-	expect_error("ESC in a quoted string", "root \"/a\x1b[0m\";\n", FNAME ":1: root: unexpected control byte 0x1b");
+	expect_error("ESC in a quoted string", "root \"/a\x1b[0m\";\n",
+	             FNAME ":1: root: unexpected control byte 0x1b");
 	expect_error("DEL", "root /a\x7f;\n", FNAME ":1: root: unexpected control byte 0x7f");
 	expect_error("vertical tab inside the name", "root\v/a;\n", FNAME ":1: unexpected control byte 0x0b");
-	expect_error("form feed between statements", "root /a;\n\f\n", FNAME ":2: unexpected control byte 0x0c");
+	expect_error("form feed between statements", "root /a;\n\f\n",
+	             FNAME ":2: unexpected control byte 0x0c");
 }
 
 /* The comment after a complete directive belongs to no directive. */
 static void test_comment_control(void)
 {
-	expect_error("control byte in a trailing comment", "root /a; # \x02\n", FNAME ":1: unexpected control byte 0x02");
+	expect_error("control byte in a trailing comment", "root /a; # \x02\n",
+	             FNAME ":1: unexpected control byte 0x02");
 	expect_error("control byte in a comment inside a directive", "root # \x02\n /a;\n",
 	             FNAME ":1: root: unexpected control byte 0x02");
 }
@@ -260,7 +271,8 @@ static void test_limits(void)
 	sprintf(text, "root \"%s\";\n", name);
 	expect_ok("4096-byte quoted argument", text);
 	sprintf(text, "root \"%sn\";\n", name);
-	expect_error("4097-byte quoted argument", text, FNAME ":1: root: token too long (at most 4096 bytes)");
+	expect_error("4097-byte quoted argument", text,
+	             FNAME ":1: root: token too long (at most 4096 bytes)");
 	free(text);
 	free(name);
 
@@ -301,26 +313,27 @@ static void test_limits(void)
 
 static void test_apply_errors(void)
 {
-	expect_apply_error("unknown directive", "workers 2;\n\nbogus 1 2;\n", FNAME ":3: bogus: ", "unknown directive");
-	expect_apply_error("max-conns not a number", "fastcgi *.php unix:/s max-conns=x;\n", FNAME ":1: fastcgi: ",
-	                   "invalid value in 'max-conns=x'");
-	expect_apply_error("max-conns negative", "fastcgi *.php unix:/s max-conns=-1;\n", FNAME ":1: fastcgi: ",
-	                   "invalid value");
-	expect_apply_error("max-conns too large", "fastcgi *.php unix:/s max-conns=4097;\n", FNAME ":1: fastcgi: ",
-	                   "invalid value");
-	expect_apply_error("queue-timeout", "fastcgi *.php unix:/s queue-timeout=soon;\n", FNAME ":1: fastcgi: ",
-	                   "invalid value");
+	expect_apply_error("unknown directive", "workers 2;\n\nbogus 1 2;\n",
+	                   FNAME ":3: bogus: ", "unknown directive");
+	expect_apply_error("max-conns not a number", "fastcgi *.php unix:/s max-conns=x;\n",
+	                   FNAME ":1: fastcgi: ", "invalid value in 'max-conns=x'");
+	expect_apply_error("max-conns negative", "fastcgi *.php unix:/s max-conns=-1;\n",
+	                   FNAME ":1: fastcgi: ", "invalid value");
+	expect_apply_error("max-conns too large", "fastcgi *.php unix:/s max-conns=4097;\n",
+	                   FNAME ":1: fastcgi: ", "invalid value");
+	expect_apply_error("queue-timeout", "fastcgi *.php unix:/s queue-timeout=soon;\n",
+	                   FNAME ":1: fastcgi: ", "invalid value");
 	expect_apply_error("unknown fastcgi option", "fastcgi *.php unix:/s max-children=2;\n",
 	                   FNAME ":1: fastcgi: ", "unknown option 'max-children'");
-	expect_apply_error("unknown quoted directive", "\"work ers\" 2;\n", FNAME ":1: work ers: ",
-	                   "unknown directive");
+	expect_apply_error("unknown quoted directive", "\"work ers\" 2;\n",
+	                   FNAME ":1: work ers: ", "unknown directive");
 	expect_apply_error("empty name", "\"\" 2;\n", FNAME ":1: : ", "unknown directive");
 	expect_apply_error("site-only directives", "site a.com {\n  root /a;\n  workers 3;\n}\n",
 	                   FNAME ":3: workers: ", "not allowed inside a site block");
-	expect_apply_error("listen in a site", "site a.com {\n  listen :80;\n}\n", FNAME ":2: listen: ",
-	                   "not allowed inside a site block");
-	expect_apply_error("bad seconds", "\n\n# three\ntimeout-header abc;\n", FNAME ":4: timeout-header: ",
-	                   "abc");
+	expect_apply_error("listen in a site", "site a.com {\n  listen :80;\n}\n",
+	                   FNAME ":2: listen: ", "not allowed inside a site block");
+	expect_apply_error("bad seconds", "\n\n# three\ntimeout-header abc;\n",
+	                   FNAME ":4: timeout-header: ", "abc");
 	expect_apply_error("bad seconds after CRLF", "root /x;\r\n\r\ntimeout-idle -1;\r\n",
 	                   FNAME ":3: timeout-idle: ", "-1");
 	expect_apply_error("line of the name, not of the bad value", "listen\n  127.0.0.1:80\n  :81;\n",
@@ -332,10 +345,10 @@ static void test_apply_errors(void)
 	expect_apply_error("bad workers", "workers many;\n", FNAME ":1: workers: ", "many");
 	expect_apply_error("bad accept-mode", "accept-mode all;\n", FNAME ":1: accept-mode: ", "all");
 	expect_apply_error("bad log-level", "log-level loud;\n", FNAME ":1: log-level: ", "loud");
-	expect_apply_error("directive names are case-sensitive", "Root /x;\n", FNAME ":1: Root: ",
-	                   "unknown directive");
-	expect_apply_error("site is not a directive", "site a.com {\n}\nsites x;\n", FNAME ":3: sites: ",
-	                   "unknown directive");
+	expect_apply_error("directive names are case-sensitive", "Root /x;\n",
+	                   FNAME ":1: Root: ", "unknown directive");
+	expect_apply_error("site is not a directive", "site a.com {\n}\nsites x;\n",
+	                   FNAME ":3: sites: ", "unknown directive");
 }
 
 static void test_error_buffer(void)
@@ -443,38 +456,39 @@ static void test_every_directive(void)
 {
 	struct settings s;
 	char err[256] = "";
-	static const char text[] = "root /srv/www;\n"
-	                           "listing on;\n"
-	                           "follow-symlinks;\n"
-	                           "dotfiles off;\n"
-	                           "listen 127.0.0.1:9000;\n"
-	                           "listen [::1]:9001;\n"
-	                           "listen :9002;\n"
-	                           "listen unix:/run/hearth.sock;\n"
-	                           "unix-mode 0600;\n"
-	                           "workers 0;\n"
-	                           "worker-nice 5;\n"
-	                           "worker-cpu-affinity 0,2-3;\n"
-	                           "user www-data:www-data;\n"
-	                           "pid-file /run/hearth.pid;\n"
-	                           "daemon off;\n"
-	                           "shutdown-timeout 5;\n"
-	                           "accept-mode reuseport;\n"
-	                           "timeout-header 2.5;\n"
-	                           "timeout-body 10;\n"
-	                           "timeout-idle 0.5;\n"
-	                           "timeout-send 60;\n"
-	                           "keepalive-requests 100;\n"
-	                           "max-body-size 2m;\n"
-	                           "max-request-line 4k;\n"
-	                           "max-header-size 32k;\n"
-	                           "max-header-fields 50;\n"
-	                           "access-log off;\n"
-	                           "error-log \"/var/log/hearth/error log\";\n"
-	                           "log-level warn;\n"
-	                           "mime-types /etc/hearth/mime.types;\n"
-	                           "fastcgi *.php unix:/run/php.sock 127.0.0.1:9000 read-timeout=30 max-conns=3;\n"
-	                           "fastcgi /app/ unix:/run/app.sock queue-timeout=2.5 connect-timeout=1;\n";
+	static const char text[] =
+	    "root /srv/www;\n"
+	    "listing on;\n"
+	    "follow-symlinks;\n"
+	    "dotfiles off;\n"
+	    "listen 127.0.0.1:9000;\n"
+	    "listen [::1]:9001;\n"
+	    "listen :9002;\n"
+	    "listen unix:/run/hearth.sock;\n"
+	    "unix-mode 0600;\n"
+	    "workers 0;\n"
+	    "worker-nice 5;\n"
+	    "worker-cpu-affinity 0,2-3;\n"
+	    "user www-data:www-data;\n"
+	    "pid-file /run/hearth.pid;\n"
+	    "daemon off;\n"
+	    "shutdown-timeout 5;\n"
+	    "accept-mode reuseport;\n"
+	    "timeout-header 2.5;\n"
+	    "timeout-body 10;\n"
+	    "timeout-idle 0.5;\n"
+	    "timeout-send 60;\n"
+	    "keepalive-requests 100;\n"
+	    "max-body-size 2m;\n"
+	    "max-request-line 4k;\n"
+	    "max-header-size 32k;\n"
+	    "max-header-fields 50;\n"
+	    "access-log off;\n"
+	    "error-log \"/var/log/hearth/error log\";\n"
+	    "log-level warn;\n"
+	    "mime-types /etc/hearth/mime.types;\n"
+	    "fastcgi *.php unix:/run/php.sock 127.0.0.1:9000 read-timeout=30 max-conns=3;\n"
+	    "fastcgi /app/ unix:/run/app.sock queue-timeout=2.5 connect-timeout=1;\n";
 	settings_init(&s);
 	check_context("every directive");
 	if (!CHECK_EQ_INT(parse_str(&s, text, err, sizeof err), 0)) {
@@ -536,15 +550,15 @@ static void test_quotes_and_comments(void)
 	struct settings s;
 	char err[256] = "";
 	static const char text[] = "root \"/srv/my site; #1 {x}\";\n"
-	                            "pid-file \"/run/a\\\"b\\\\c\";  # escaped quote and backslash\n"
-	                            "mime-types /etc/m#not part of the word\n"
-	                            "  ;\n"
-	                            "user\t\"with\ttab\";\n"
-	                            "access-log \"-\";error-log /e;log-level\n"
-	                            "debug\n"
-	                            ";\n"
-	                            "worker-cpu-affinity \"auto\"#glued comment\n"
-	                            ";";
+	                           "pid-file \"/run/a\\\"b\\\\c\";  # escaped quote and backslash\n"
+	                           "mime-types /etc/m#not part of the word\n"
+	                           "  ;\n"
+	                           "user\t\"with\ttab\";\n"
+	                           "access-log \"-\";error-log /e;log-level\n"
+	                           "debug\n"
+	                           ";\n"
+	                           "worker-cpu-affinity \"auto\"#glued comment\n"
+	                           ";";
 	settings_init(&s);
 	check_context("quotes and comments");
 	if (CHECK_EQ_INT(parse_str(&s, text, err, sizeof err), 0)) {
@@ -615,24 +629,24 @@ static void test_sites(void)
 {
 	struct settings s;
 	char err[256] = "";
-	static const char text[] = "root /srv/default;\n"      /* 1 */
-	                           "listing off;\n"            /* 2 */
-	                           "\n"                        /* 3 */
+	static const char text[] = "root /srv/default;\n" /* 1 */
+	                           "listing off;\n" /* 2 */
+	                           "\n" /* 3 */
 	                           "site Example.COM www.example.com {\n" /* 4 */
-	                           "    root /srv/example;\n"  /* 5 */
-	                           "    listing on;\n"         /* 6 */
-	                           "}\n"                       /* 7 */
+	                           "    root /srv/example;\n" /* 5 */
+	                           "    listing on;\n" /* 6 */
+	                           "}\n" /* 7 */
 	                           "site *.Blog.example.org\n" /* 8 */
-	                           "     blog.example.org\n"   /* 9 */
-	                           "{\n"                       /* 10 */
-	                           "    dotfiles;\n"           /* 11 */
+	                           "     blog.example.org\n" /* 9 */
+	                           "{\n" /* 10 */
+	                           "    dotfiles;\n" /* 11 */
 	                           "    follow-symlinks off;\n" /* 12 */
-	                           "}\n"                       /* 13 */
-	                           "site default {\n"          /* 14 */
+	                           "}\n" /* 13 */
+	                           "site default {\n" /* 14 */
 	                           "    root \"/srv/fall back\";\n" /* 15 */
-	                           "}\n"                       /* 16 */
+	                           "}\n" /* 16 */
 	                           "site default localhost { }\n"
-	                           /* 17: a second default: refused (checked below separately) */;
+	    /* 17: a second default: refused (checked below separately) */;
 	size_t good = (size_t)(strstr(text, "site default localhost") - text);
 
 	settings_init(&s);
@@ -760,8 +774,8 @@ static void test_strings_are_copies(void)
 	char err[256] = "";
 	settings_init(&s);
 	check_context("copies");
-	if (CHECK_EQ_INT(parse_str(&s, "root /one;\nsite b {\n root /two;\n}\nroot /three;\n", err, sizeof err),
-	                 0)) {
+	if (CHECK_EQ_INT(
+	        parse_str(&s, "root /one;\nsite b {\n root /two;\n}\nroot /three;\n", err, sizeof err), 0)) {
 		CHECK_EQ_STR(s.top.root, "/three");
 		CHECK_EQ_STR(s.sites[0].root, "/two");
 		CHECK_EQ_STR(s.sites[0].names[0], "b");
@@ -796,9 +810,7 @@ static void test_mutations(void)
 				memmove(buf + at, buf + at + 1, n - at - 1);
 				n--;
 				break;
-			default: /* truncate */
-				n = at;
-				break;
+			default: /* truncate */ n = at; break;
 			}
 			if (n == 0)
 				break;
