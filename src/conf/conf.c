@@ -51,6 +51,7 @@ void settings_init(struct settings *s)
 	s->keepalive_requests = DEFAULT_KEEPALIVE_REQUESTS;
 	s->file_cache_ms = DEFAULT_FILE_CACHE_MS;
 	s->max_body_size = DEFAULT_MAX_BODY_SIZE;
+	s->send_lowat = DEFAULT_SEND_LOWAT;
 	s->max_request_line = 8192;
 	s->max_head = 16384;
 	s->max_fields = 100;
@@ -337,6 +338,7 @@ enum kind {
 	K_MS, /* uint32_t milliseconds, 0 allowed */
 	K_METRICS, /* the metrics listener */
 	K_INDEX, /* index file names (site) */
+	K_LOWAT, /* uint32_t bytes, 0 or off: the system's default */
 };
 
 #define SITE 1
@@ -375,6 +377,7 @@ static const struct option_row options[] = {
     {"timeout-idle", K_SECONDS, 0, S(timeout_idle_ms), 0, "SECONDS"},
     {"timeout-send", K_SECONDS, 0, S(timeout_send_ms), 0, "SECONDS"},
     {"keepalive-requests", K_COUNT32, 0, S(keepalive_requests), UINT32_MAX, "N"},
+    {"send-lowat", K_LOWAT, 0, S(send_lowat), 64u << 20, "SIZE"},
     {"max-body-size", K_SIZE64, 0, S(max_body_size), 0, "SIZE"},
     {"file-cache", K_MS, 0, S(file_cache_ms), 0, "SECONDS"},
     {"max-connections", K_COUNT32, 0, S(max_connections), 10000000, "N"},
@@ -629,6 +632,16 @@ int conf_apply(struct settings *s, struct site_conf *site, const char *name, int
 		if (conf_parse_size(v, &x) < 0 || x < 256 || x > o->max) {
 			snprintf(err, errlen, "invalid value '%s' (256 bytes to %llu, k and m allowed)", v,
 			         (unsigned long long)o->max);
+			return -1;
+		}
+		*(uint32_t *)field = (uint32_t)x;
+		return 0;
+	}
+	case K_LOWAT: {
+		uint64_t x = 0;
+		if (strcmp(v, "off") != 0 && (conf_parse_size(v, &x) < 0 || (x && x < 1024) || x > o->max)) {
+			snprintf(err, errlen, "invalid value '%s' (1k to %lluk, or off)", v,
+			         (unsigned long long)o->max >> 10);
 			return -1;
 		}
 		*(uint32_t *)field = (uint32_t)x;
@@ -1002,6 +1015,7 @@ static void usage(FILE *f)
 	    "  --timeout-idle SECONDS      keep-alive wait for the next request (default 75)\n"
 	    "  --timeout-send SECONDS      for a client to accept more bytes (default 30)\n"
 	    "  --keepalive-requests N      requests per connection (default 10000)\n"
+	    "  --send-lowat SIZE|off       unsent bytes kept queued per connection (default 32k)\n"
 	    "  --max-body-size SIZE        largest request body, e.g. 1m (default 1m)\n"
 	    "  --file-cache SECONDS        serve small files from memory, rechecked this often (1; 0: off)\n"
 	    "  --max-connections N         open connections, all workers together (no limit)\n"

@@ -121,6 +121,7 @@ struct settings {
 	uint32_t file_cache_ms; /* small files trusted in memory this long; 0: off */
 	uint32_t max_connections; /* all workers together; 0: no limit */
 	uint32_t max_connections_per_client; /* per client address and worker; 0: no limit */
+	uint32_t send_lowat; /* TCP_NOTSENT_LOWAT of accepted connections; 0: the system's */
 	uint64_t max_body_size;
 	uint32_t max_request_line;
 	uint32_t max_head;
@@ -151,6 +152,8 @@ struct settings {
 #define DEFAULT_SHUTDOWN_TIMEOUT_MS 10000u
 #define DEFAULT_KEEPALIVE_REQUESTS 10000u
 #define DEFAULT_MAX_BODY_SIZE (1024u * 1024u)
+/* unsent bytes a connection may have queued in the kernel (docs/performance.md) */
+#define DEFAULT_SEND_LOWAT (32u << 10)
 #define DEFAULT_UNIX_MODE 0660u
 #define DEFAULT_FILE_CACHE_MS 1000u
 

@@ -98,6 +98,21 @@ int listener_open(const struct listen_spec *spec, int backlog, unsigned unix_mod
 	return fd;
 }
 
+int listener_tune(int fd, const struct listen_spec *spec, uint32_t send_lowat)
+{
+	if (spec->is_unix)
+		return 0;
+	/* A file body is handed to the kernel a chunk at a time, and the socket
+	 * reports writable again only once less than this is left unsent: a few
+	 * tens of KiB queued keep the link busy, while letting megabytes wait
+	 * (the send buffer grows to 4 MiB) made large transfers slower and
+	 * burstier (docs/performance.md). */
+	int v = (int)send_lowat;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v) < 0)
+		return -errno;
+	return 0;
+}
+
 int listener_chown(const struct listen_spec *spec, uid_t uid, gid_t gid)
 {
 	const char *path = spec->is_unix ? unix_path(spec) : NULL;

@@ -10,6 +10,7 @@
 #define HEARTH_NET_LISTEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -19,6 +20,10 @@
  * SO_REUSEPORT (several sockets on one address, one per worker). */
 int listener_open(const struct listen_spec *spec, int backlog, unsigned unix_mode, int reuseport, char *err,
                   size_t errlen);
+/* Settings accepted sockets inherit, applied again on reload to a listener kept
+ * open: TCP_NOTSENT_LOWAT (send_lowat bytes; 0: the system's default). TCP only;
+ * 0 or -errno. */
+int listener_tune(int fd, const struct listen_spec *spec, uint32_t send_lowat);
 /* For Unix socket files: chown to uid:gid (when started as root). 0 or -errno. */
 int listener_chown(const struct listen_spec *spec, uid_t uid, gid_t gid);
 /* Remove a Unix socket file we created (at exit). */

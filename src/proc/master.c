@@ -200,8 +200,12 @@ static int listener_get(const struct settings *cfg, const struct listen_spec *sp
 		for (unsigned k = 0; k < nclaimed; k++)
 			taken |= claimed[k] == i;
 		if (M.listeners[i].fd >= 0 && !taken && M.listeners[i].reuseport == reuseport &&
-		    same_spec(&M.listeners[i].spec, spec))
+		    same_spec(&M.listeners[i].spec, spec)) {
+			int r = listener_tune(M.listeners[i].fd, spec, cfg->send_lowat);
+			if (r < 0)
+				log_warn("%s: send-lowat: %s", spec->text, strerror(-r));
 			return i;
+		}
 		if (M.listeners[i].fd < 0 && free_slot < 0)
 			free_slot = i;
 	}
@@ -215,6 +219,9 @@ static int listener_get(const struct settings *cfg, const struct listen_spec *sp
 		snprintf(err, errlen, "cannot listen on %s: %s", spec->text, e);
 		return -1;
 	}
+	int r = listener_tune(fd, spec, cfg->send_lowat);
+	if (r < 0)
+		log_warn("%s: send-lowat: %s", spec->text, strerror(-r));
 	struct mlistener *ml = &M.listeners[free_slot];
 	ml->spec = *spec;
 	ml->fd = fd;

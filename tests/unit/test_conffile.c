@@ -325,6 +325,10 @@ static void test_apply_errors(void)
 	                   FNAME ":1: fastcgi: ", "invalid value");
 	expect_apply_error("unknown fastcgi option", "fastcgi *.php unix:/s max-children=2;\n",
 	                   FNAME ":1: fastcgi: ", "unknown option 'max-children'");
+	expect_apply_error("send-lowat below 1k", "send-lowat 100;\n",
+	                   FNAME ":1: send-lowat: ", "invalid value '100' (1k to 65536k, or off)");
+	expect_apply_error("send-lowat above 64m", "send-lowat 65m;\n", FNAME ":1: send-lowat: ", "'65m'");
+	expect_apply_error("send-lowat no", "send-lowat no;\n", FNAME ":1: send-lowat: ", "'no'");
 	expect_apply_error("unknown quoted directive", "\"work ers\" 2;\n",
 	                   FNAME ":1: work ers: ", "unknown directive");
 	expect_apply_error("empty name", "\"\" 2;\n", FNAME ":1: : ", "unknown directive");
@@ -433,6 +437,13 @@ static void test_values_reach_settings(void)
 	                           "dotfiles off;\n";
 	settings_init(&s);
 	check_context("values");
+	{
+		struct settings o;
+		settings_init(&o);
+		if (CHECK_EQ_INT(parse_str(&o, "send-lowat off;\n", err, sizeof err), 0))
+			CHECK_EQ_U64(o.send_lowat, 0);
+		settings_free(&o);
+	}
 	if (CHECK_EQ_INT(parse_str(&s, text, err, sizeof err), 0)) {
 		CHECK_EQ_STR(s.top.root, "/x");
 		CHECK_EQ_INT(s.nlisten, 1);
@@ -441,6 +452,7 @@ static void test_values_reach_settings(void)
 		CHECK_EQ_INT(s.workers, 3);
 		CHECK_EQ_U64(s.timeout_header_ms, 2500);
 		CHECK_EQ_U64(s.timeout_body_ms, DEFAULT_TIMEOUT_BODY_MS);
+		CHECK_EQ_U64(s.send_lowat, 32u << 10); /* the default */
 		CHECK_EQ_INT(s.top.listing, 1);
 		CHECK_EQ_INT(s.top.dotfiles, 0);
 		CHECK_EQ_INT(s.top.follow_symlinks, -1);
@@ -480,6 +492,7 @@ static void test_every_directive(void)
 	    "timeout-send 60;\n"
 	    "keepalive-requests 100;\n"
 	    "max-body-size 2m;\n"
+	    "send-lowat 64k;\n"
 	    "max-request-line 4k;\n"
 	    "max-header-size 32k;\n"
 	    "max-header-fields 50;\n"
@@ -520,6 +533,7 @@ static void test_every_directive(void)
 	CHECK_EQ_U64(s.timeout_send_ms, 60000);
 	CHECK_EQ_U64(s.keepalive_requests, 100);
 	CHECK_EQ_U64(s.max_body_size, 2u << 20);
+	CHECK_EQ_U64(s.send_lowat, 64u << 10);
 	CHECK_EQ_U64(s.max_request_line, 4096);
 	CHECK_EQ_U64(s.max_head, 32768);
 	CHECK_EQ_U64(s.max_fields, 50);
