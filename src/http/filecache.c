@@ -79,10 +79,10 @@ static struct fc_entry *entry_new(struct filecache *fc, uint32_t h, uint32_t sit
 {
 	if (!fc->buckets && !(fc->buckets = calloc(BUCKETS, sizeof(struct fc_entry *))))
 		return NULL;
-	/* unlink_entry() moves fc->oldest on to the next */
+	/* unlink_entry() moves fc->oldest on to the next: the freed entry is no
+	 * longer fc->oldest (the analyzer cannot see that) */
 	while (fc->oldest && (fc->entries >= FC_MAX_ENTRIES || fc->bytes + kept > FC_MAX_BYTES))
-		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc): the freed entry is no
-		                              // longer fc->oldest
+		unlink_entry(fc, fc->oldest); // NOLINT(clang-analyzer-unix.Malloc)
 	struct fc_entry *e = calloc(1, sizeof *e);
 	if (!e)
 		return NULL;

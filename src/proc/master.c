@@ -812,8 +812,8 @@ static void read_proc(pid_t pid, struct ctl_worker *w)
 	char state;
 	unsigned long long utime, stime, vsize;
 	long nice, rss;
-	/* NOLINTNEXTLINE(cert-err34-c): the kernel writes these fields; the count of conversions is checked
-	 */
+	/* the kernel writes these fields; the count of conversions is checked */
+	/* NOLINTNEXTLINE(cert-err34-c) */
 	if (sscanf(
 	        p,
 	        "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %ld %*d %*d %*u %llu %ld",
