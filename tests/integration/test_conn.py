@@ -6,8 +6,9 @@ silent close of a connection that never sends anything, --timeout-idle,
 100 requests (GET/HEAD/Range/404 mixed, answered in order), 2,000 concurrent
 connections, aborted downloads (no crash, no leak of descriptors or memory),
 EMFILE (no spinning, recovery when descriptors free up), partial requests and
-bodies followed by a close, and big files: 200 MB checked by SHA-256 and a
-5 GB sparse file read by ranges beyond 4 GiB.
+bodies followed by a close, and big files: 200 MB checked by SHA-256, a
+5 GB sparse file read by ranges beyond 4 GiB, and 16 MB downloads read
+unevenly with a stall under --send-lowat 1k, off and the default.
 
 Every socket has a timeout; readiness is awaited by polling with deadlines.
 The only deliberate waits are the stimulus itself (a trickling or stalled
@@ -884,6 +885,61 @@ class BigFileTest(RootCase):
             f.seek(37 * MB)
             want = f.read(MB + 100)
         self.assertEqual(resp.read(), want)
+
+    def test_send_lowat_values_keep_bodies_whole(self):
+        """--send-lowat only changes how much waits unsent in the kernel: with
+        the smallest value (1k: a writable edge after every few KiB), with off
+        (the kernel's default) and with the default, three concurrent
+        downloads into small receive buffers, read in uneven pieces with a
+        stall in the middle, must each arrive whole and in order."""
+        size = 16 * MB + 333
+        rnd = random.Random(7)
+        data = rnd.randbytes(size)
+        path = os.path.join(self.root.path, "lowat.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        expected = hashlib.sha256(data).hexdigest()
+        for flags in (("--send-lowat", "1k"), ("--send-lowat", "off"), ()):
+            with self.subTest(flags=flags):
+                srv = self.start(*flags)
+                host, port = srv.address()
+                socks = []
+                for _ in range(3):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+                    s.settimeout(30)
+                    s.connect((host, port))
+                    s.sendall(b"GET /lowat.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    socks.append(s)
+                bufs = [bytearray() for _ in socks]
+                heads = [None] * len(socks)
+                pieces = (1, 700, 4096, 65536, 13)
+                turn = 0
+                stalled = False
+                t0 = time.monotonic()
+                while any(h is None or len(b) < size for h, b in zip(heads, bufs)):
+                    self.assertLess(time.monotonic() - t0, 60, "downloads stalled")
+                    for i, s in enumerate(socks):
+                        if heads[i] is not None and len(bufs[i]) >= size:
+                            continue
+                        chunk = s.recv(pieces[turn % len(pieces)])
+                        turn += 1
+                        self.assertTrue(chunk, "connection %d closed early (%d bytes)" % (i, len(bufs[i])))
+                        bufs[i] += chunk
+                        if heads[i] is None and b"\r\n\r\n" in bufs[i]:
+                            head, _, rest = bytes(bufs[i]).partition(b"\r\n\r\n")
+                            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head[:80])
+                            self.assertIn(b"Content-Length: %d" % size, head)
+                            heads[i] = head
+                            bufs[i] = bytearray(rest)
+                    if not stalled and min(len(b) for b in bufs) > 4 * MB:
+                        stalled = True
+                        time.sleep(0.3)  # the stimulus: every reader stops at once, then resumes
+                for i, s in enumerate(socks):
+                    self.assertEqual(len(bufs[i]), size)
+                    self.assertEqual(hashlib.sha256(bufs[i]).hexdigest(), expected, "connection %d" % i)
+                    s.close()
+                self.assertServes(srv)
 
     def test_5gb_sparse_ranges(self):
         size = 5 * 10 ** 9 + 12345
