@@ -501,6 +501,22 @@ class Hearth:
         self.stop()
 
 
+def fd_targets(pid):
+    """What pid's descriptors point at (readlink of /proc/PID/fd/*); a
+    descriptor closed while the table is read is skipped, not an error."""
+    out = []
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    return out
+
+
 def socket_inodes(pid):
     """Inodes of the sockets in pid's descriptor table."""
     out = set()

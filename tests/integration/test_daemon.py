@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from harness import (BIN, TempRoot, children_of, file_text, free_port, pid_alive, proc_stat,
+from harness import (BIN, TempRoot, children_of, fd_targets, file_text, free_port, pid_alive, proc_stat,
                      proc_title, read_response, wait_until)
 
 A_TXT = b"daemon test file\n"
@@ -151,9 +151,8 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(wait_until(lambda: os.path.exists(self.log), 5), "no new error log after -s reopen")
         # wait until the master no longer holds the old file, then make it log something
-        self.assertTrue(wait_until(lambda: not any(
-            os.readlink("/proc/%d/fd/%s" % (pid, fd)).endswith(".1")
-            for fd in os.listdir("/proc/%d/fd" % pid)), 5), "master still holds the old log")
+        self.assertTrue(wait_until(lambda: not any(t.endswith(".1") for t in fd_targets(pid)), 5),
+                        "master still holds the old log")
         r = self.ctl("reload", "--pid-file", self.pidfile)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(wait_until(lambda: "reload: generation 3 started" in file_text(self.log), 5),

@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import (Hearth, bin_has_flag, TempRoot, file_text, free_port, owner_of, pid_alive, read_response,
+from harness import (Hearth, bin_has_flag, TempRoot, fd_targets, file_text, free_port, owner_of, pid_alive, read_response,
                      wait_until, zombies_of)
 
 BIG_SIZE = 200 * 1024 * 1024
@@ -72,20 +72,6 @@ def connect_refused(addr):
         return False
     c.close()
     return False
-
-
-def fd_targets(pid):
-    out = []
-    try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return out
-    for fd in fds:
-        try:
-            out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-        except OSError:
-            pass
-    return out
 
 
 class BigFile:
