@@ -462,11 +462,13 @@ static int fail(struct conn *c, int status, const char *why)
 {
 	struct xfer *x = c->x;
 	x->flags |= XF_CLOSE | XF_ERROR;
-	char host[64];
-	conn_peer_host(c, host, sizeof host);
-	log_msg(status >= 500 && status != 501 && status != 505 ? LOG_ERROR : LOG_INFO,
-	        "client %s: %d %s: %s", host, status, http_status_text(status),
-	        why ? why : "malformed request");
+	enum log_level lvl = status >= 500 && status != 501 && status != 505 ? LOG_ERROR : LOG_INFO;
+	if (log_enabled(lvl)) {
+		char host[64];
+		conn_peer_host(c, host, sizeof host);
+		log_msg(lvl, "client %s: %d %s: %s", host, status, http_status_text(status),
+		        why ? why : "malformed request");
+	}
 	resp_error(c, status);
 	if (!c->wbuf) {
 		conn_close(c);

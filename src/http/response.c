@@ -287,13 +287,35 @@ void resp_end_multipart(struct conn *c, int fd)
 void resp_end_error(struct conn *c)
 {
 	struct xfer *x = c->x;
-	char body[256];
-	int n = snprintf(body, sizeof body,
-	                 "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
-	                 "<body><h1>%d %s</h1><hr><p>hearth</p></body></html>\n",
-	                 x->status, http_status_text(x->status), x->status, http_status_text(x->status));
+	/* "404 Not Found", copied, not formatted: error pages can come in floods */
+	char title[48];
+	unsigned st = (unsigned)x->status % 1000;
+	title[0] = (char)('0' + st / 100);
+	title[1] = (char)('0' + st / 10 % 10);
+	title[2] = (char)('0' + st % 10);
+	title[3] = ' ';
+	const char *text = http_status_text(x->status);
+	size_t tl = strlen(text);
+	if (tl > sizeof title - 4)
+		tl = sizeof title - 4;
+	memcpy(title + 4, text, tl);
+	tl += 4;
+	static const char a[] = "<!DOCTYPE html>\n<html><head><title>", b[] = "</title></head>\n<body><h1>",
+	                  z[] = "</h1><hr><p>hearth</p></body></html>\n";
+	char body[sizeof a + sizeof b + sizeof z + 2 * sizeof title];
+	size_t n = 0;
+	memcpy(body + n, a, sizeof a - 1);
+	n += sizeof a - 1;
+	memcpy(body + n, title, tl);
+	n += tl;
+	memcpy(body + n, b, sizeof b - 1);
+	n += sizeof b - 1;
+	memcpy(body + n, title, tl);
+	n += tl;
+	memcpy(body + n, z, sizeof z - 1);
+	n += sizeof z - 1;
 	resp_header(c, "Content-Type", "text/html; charset=utf-8");
-	resp_end_mem(c, body, (size_t)n);
+	resp_end_mem(c, body, n);
 }
 
 void resp_error(struct conn *c, int status)

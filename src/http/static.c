@@ -52,15 +52,15 @@ static int errno_status(int e)
 static void refuse(struct conn *c, int status, const char *why)
 {
 	struct xfer *x = c->x;
-	char host[64];
-	conn_peer_host(c, host, sizeof host);
-	char path[1024];
-	log_clean(path, sizeof path, x->path_len ? x->path : x->head.path.p,
-	          x->path_len ? x->path_len : x->head.path.len);
-	log_msg(status == 404   ? LOG_DEBUG
-	        : status >= 500 ? LOG_ERROR
-	                        : LOG_INFO,
-	        "client %s: %d for \"%s\": %s", host, status, path, why);
+	enum log_level lvl = status == 404 ? LOG_DEBUG : status >= 500 ? LOG_ERROR : LOG_INFO;
+	if (log_enabled(lvl)) { /* a 404 flood formats nothing at the default level */
+		char host[64];
+		conn_peer_host(c, host, sizeof host);
+		char path[1024];
+		log_clean(path, sizeof path, x->path_len ? x->path : x->head.path.p,
+		          x->path_len ? x->path_len : x->head.path.len);
+		log_msg(lvl, "client %s: %d for \"%s\": %s", host, status, path, why);
+	}
 	resp_error(c, status);
 }
 
