@@ -52,6 +52,29 @@ const char *http_status_text(int status)
 	}
 }
 
+static size_t copy_in(char *dst, const char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	return n;
+}
+
+/* "404 Not Found": the status (100..599, three digits), a space and its text,
+ * into out (STATUS_TITLE_MAX bytes; the longest text is 31). Its length. */
+#define STATUS_TITLE_MAX 40
+static size_t status_title(int status, char *out)
+{
+	out[0] = (char)('0' + status / 100 % 10);
+	out[1] = (char)('0' + status / 10 % 10);
+	out[2] = (char)('0' + status % 10);
+	out[3] = ' ';
+	const char *text = http_status_text(status);
+	size_t tl = strlen(text);
+	if (tl > STATUS_TITLE_MAX - 4)
+		tl = STATUS_TITLE_MAX - 4;
+	memcpy(out + 4, text, tl);
+	return tl + 4;
+}
+
 static void put(struct conn *c, const char *s, size_t n)
 {
 	struct buf *wb = c->wbuf;
@@ -80,19 +103,10 @@ void resp_start(struct conn *c, int status)
 	x->status = status;
 	x->resp_start = c->wbuf->len;
 	x->flags &= ~XF_OVERFLOW;
-	/* the hot path: no printf, just copies (status 100..599 is three digits) */
+	/* the hot path: no printf, just copies */
 	char line[128];
-	size_t n = 0;
 	memcpy(line, "HTTP/1.1 ", 9);
-	n = 9;
-	line[n++] = (char)('0' + status / 100 % 10);
-	line[n++] = (char)('0' + status / 10 % 10);
-	line[n++] = (char)('0' + status % 10);
-	line[n++] = ' ';
-	const char *text = http_status_text(status);
-	size_t tl = strlen(text);
-	memcpy(line + n, text, tl);
-	n += tl;
+	size_t n = 9 + status_title(status, line + 9);
 	static const char mid[] = "\r\nServer: hearth\r\nDate: ";
 	memcpy(line + n, mid, sizeof mid - 1);
 	n += sizeof mid - 1;
@@ -287,33 +301,17 @@ void resp_end_multipart(struct conn *c, int fd)
 void resp_end_error(struct conn *c)
 {
 	struct xfer *x = c->x;
-	/* "404 Not Found", copied, not formatted: error pages can come in floods */
-	char title[48];
-	unsigned st = (unsigned)x->status % 1000;
-	title[0] = (char)('0' + st / 100);
-	title[1] = (char)('0' + st / 10 % 10);
-	title[2] = (char)('0' + st % 10);
-	title[3] = ' ';
-	const char *text = http_status_text(x->status);
-	size_t tl = strlen(text);
-	if (tl > sizeof title - 4)
-		tl = sizeof title - 4;
-	memcpy(title + 4, text, tl);
-	tl += 4;
+	/* copied, not formatted: error pages can come in floods */
+	char title[STATUS_TITLE_MAX];
+	size_t tl = status_title(x->status, title);
 	static const char a[] = "<!DOCTYPE html>\n<html><head><title>", b[] = "</title></head>\n<body><h1>",
 	                  z[] = "</h1><hr><p>hearth</p></body></html>\n";
 	char body[sizeof a + sizeof b + sizeof z + 2 * sizeof title];
-	size_t n = 0;
-	memcpy(body + n, a, sizeof a - 1);
-	n += sizeof a - 1;
-	memcpy(body + n, title, tl);
-	n += tl;
-	memcpy(body + n, b, sizeof b - 1);
-	n += sizeof b - 1;
-	memcpy(body + n, title, tl);
-	n += tl;
-	memcpy(body + n, z, sizeof z - 1);
-	n += sizeof z - 1;
+	size_t n = copy_in(body, a, sizeof a - 1);
+	n += copy_in(body + n, title, tl);
+	n += copy_in(body + n, b, sizeof b - 1);
+	n += copy_in(body + n, title, tl);
+	n += copy_in(body + n, z, sizeof z - 1);
 	resp_header(c, "Content-Type", "text/html; charset=utf-8");
 	resp_end_mem(c, body, n);
 }

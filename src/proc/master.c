@@ -200,12 +200,8 @@ static int listener_get(const struct settings *cfg, const struct listen_spec *sp
 		for (unsigned k = 0; k < nclaimed; k++)
 			taken |= claimed[k] == i;
 		if (M.listeners[i].fd >= 0 && !taken && M.listeners[i].reuseport == reuseport &&
-		    same_spec(&M.listeners[i].spec, spec)) {
-			int r = listener_tune(M.listeners[i].fd, spec, cfg->send_lowat);
-			if (r < 0)
-				log_warn("%s: send-lowat: %s", spec->text, strerror(-r));
+		    same_spec(&M.listeners[i].spec, spec))
 			return i;
-		}
 		if (M.listeners[i].fd < 0 && free_slot < 0)
 			free_slot = i;
 	}
@@ -219,9 +215,6 @@ static int listener_get(const struct settings *cfg, const struct listen_spec *sp
 		snprintf(err, errlen, "cannot listen on %s: %s", spec->text, e);
 		return -1;
 	}
-	int r = listener_tune(fd, spec, cfg->send_lowat);
-	if (r < 0)
-		log_warn("%s: send-lowat: %s", spec->text, strerror(-r));
 	struct mlistener *ml = &M.listeners[free_slot];
 	ml->spec = *spec;
 	ml->fd = fd;
@@ -288,6 +281,10 @@ static struct generation *gen_new(struct settings *cfg, char *err, size_t errlen
 				return NULL;
 			}
 			g->lidx[n++] = idx;
+			/* new or kept from the last generation: this generation's settings */
+			int r = listener_tune(M.listeners[idx].fd, &spec, cfg->send_lowat);
+			if (r < 0)
+				log_warn("%s: send-lowat: %s", spec.text, strerror(-r));
 			/* the rest of a SO_REUSEPORT group joins the port the first one got */
 			if (k == 0 && !spec.is_unix) {
 				struct sockaddr_storage ss;

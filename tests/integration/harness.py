@@ -519,19 +519,7 @@ def fd_targets(pid):
 
 def socket_inodes(pid):
     """Inodes of the sockets in pid's descriptor table."""
-    out = set()
-    try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return out
-    for fd in fds:
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            out.add(int(link[8:-1]))
-    return out
+    return {int(t[8:-1]) for t in fd_targets(pid) if t.startswith("socket:[")}
 
 
 def server_side_inode(client):

@@ -137,6 +137,16 @@ class StaticTest(ServerTestCase):
             self.assertEqual(int(r.get("content-length")), len(r.body), r)
         return r
 
+    def req_until(self, path, done, within=2.0):
+        """GET path every 50 ms until done(response) holds or `within` seconds
+        (the file cache's period and then some) have passed; the last response."""
+        deadline = time.monotonic() + within
+        while True:
+            r = self.req(path)
+            if done(r) or time.monotonic() > deadline:
+                return r
+            time.sleep(0.05)
+
     def validators(self, path):
         r = self.req(path)
         self.assertEqual(r.status, 200, r)
@@ -281,20 +291,10 @@ class StaticTest(ServerTestCase):
         self.root.write("appears-later.txt", b"here now")
         r = self.req("/appears-later.txt", headers={"Range": "bytes=0-3"})
         self.assertEqual((r.status, r.body), (206, b"here"))
-        deadline = time.monotonic() + 2.0
-        while True:
-            r = self.req("/appears-later.txt")
-            if r.status != 404 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        r = self.req_until("/appears-later.txt", lambda r: r.status != 404)
         self.assertEqual((r.status, r.body), (200, b"here now"))
         os.unlink(os.path.join(self.root.path, "appears-later.txt"))
-        deadline = time.monotonic() + 2.0
-        while True:
-            r = self.req("/appears-later.txt")
-            if r.status != 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        r = self.req_until("/appears-later.txt", lambda r: r.status != 200)
         self.assertEqual(r.status, 404)
 
     def test_large_file_replaced_or_removed_within_the_cache_period(self):
@@ -310,23 +310,16 @@ class StaticTest(ServerTestCase):
         with open(tmp, "wb") as f:
             f.write(two)
         os.rename(tmp, p)
-        deadline = time.monotonic() + 2.0
-        while True:
-            r = self.req("/big-replaced.bin")
+        def whole_and_new(r):
             self.assertEqual(r.status, 200)
             self.assertIn(r.body, (one, two), "a mix of two versions")
             self.assertEqual(int(r.get("content-length")), len(r.body))
-            if r.body == two or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+            return r.body == two
+
+        r = self.req_until("/big-replaced.bin", whole_and_new)
         self.assertEqual(r.body, two)
         os.unlink(p)
-        deadline = time.monotonic() + 2.0
-        while True:
-            r = self.req("/big-replaced.bin")
-            if r.status != 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        r = self.req_until("/big-replaced.bin", lambda r: r.status != 200)
         self.assertEqual(r.status, 404)
 
     def test_many_missing_paths_do_not_break_anything(self):
