@@ -116,6 +116,10 @@ int main(int argc, char **argv)
 		return master_test_config(&cfg);
 
 	signal(SIGPIPE, SIG_IGN);
+	/* a daemon keeps nothing it inherited but the standard streams: a shell's
+	 * or a script's descriptors would stay open in every worker for good */
+	if (cfg.daemon)
+		close_range(3, ~0U, 0);
 	raise_nofile();
 	char cwd[4096];
 	if (getcwd(cwd, sizeof cwd))

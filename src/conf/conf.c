@@ -132,7 +132,7 @@ int conf_parse_size(const char *text, uint64_t *out)
 		shift = 30;
 	if (shift)
 		end++;
-	if (*end || v > (UINT64_MAX >> 34))
+	if (*end || v > (UINT64_MAX >> shift))
 		return -1;
 	*out = (uint64_t)v << shift;
 	return 0;

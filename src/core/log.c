@@ -66,6 +66,11 @@ int log_open_error(const char *path, enum log_level min)
 	return set_log(&errlog, path ? path : "-", 2);
 }
 
+void log_set_level(enum log_level min)
+{
+	min_level = min;
+}
+
 int log_open_access(const char *path)
 {
 	log_access_flush();

@@ -15,6 +15,8 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_NOTICE, LOG_WARN, LOG_ERROR };
 
 /* path: a file, "-" for stderr. Returns 0 or -errno. */
 int log_open_error(const char *path, enum log_level min);
+/* The lowest level written from now on (a reload that changes only that). */
+void log_set_level(enum log_level min);
 /* path: a file, "-" for stdout, NULL or "off" to disable. Returns 0 or -errno. */
 int log_open_access(const char *path);
 int log_reopen(void);

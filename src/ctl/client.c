@@ -1,6 +1,7 @@
 /* client.c: see client.h. `hearth top` is a small full-screen loop: ppoll on
  * stdin with the time left until the next STATUS request, signals blocked
- * outside ppoll so a resize or ^C is seen at once and never mid-request. */
+ * outside ppoll (on stdin, or on the server during a request) so a resize or
+ * ^C is seen at once; ^C during a request abandons it. */
 #include "ctl/client.h"
 
 #include <errno.h>
@@ -40,18 +41,29 @@ static int ms_left(uint64_t deadline)
 	return now >= deadline ? 0 : (int)(deadline - now);
 }
 
-/* 1 when fd is ready for events, 0 when the deadline passed, -1 on error. */
+static volatile sig_atomic_t top_quit_sig, top_winch, top_tstp;
+/* While top runs, its signals (blocked otherwise) are let through while a
+ * request waits on the server, and one asking to quit ends the wait: a
+ * stalled server does not hold off ^C for the request timeout. */
+static const sigset_t *wait_mask;
+
+/* 1 when fd is ready for events, 0 when the deadline passed, -1 on error
+ * (EINTR: top was asked to quit). */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = events};
-		int r = poll(&p, 1, ms_left(deadline));
+		int left = ms_left(deadline);
+		struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (long)(left % 1000) * 1000000L};
+		int r = ppoll(&p, 1, &ts, wait_mask);
 		if (r > 0)
 			return 1;
 		if (r == 0)
 			return 0;
 		if (errno != EINTR)
 			return -1;
+		if (wait_mask && top_quit_sig)
+			return -1; /* errno is EINTR */
 	}
 }
 
@@ -823,8 +835,6 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static volatile sig_atomic_t top_quit_sig, top_winch, top_tstp;
-
 static void top_on_signal(int sig)
 {
 	if (sig == SIGWINCH)
@@ -1001,6 +1011,7 @@ static int top_run(struct top *t)
 	for (size_t i = 0; i < TOP_NSIGNALS; i++)
 		sigdelset(&waitmask, top_signals[i]);
 	int dirty = 1, clear = 1;
+	wait_mask = &waitmask;
 	for (;;) {
 		if (top_quit_sig)
 			break;
@@ -1017,6 +1028,8 @@ static int top_run(struct top *t)
 		if (ms_left(next) == 0) {
 			next = now_ms() + TOP_INTERVAL_MS;
 			if (top_fetch(t, err, sizeof err, &absent) < 0) {
+				if (top_quit_sig)
+					break;
 				if (absent) {
 					snprintf(err, sizeof err, "hearth is not running (%s)", t->path);
 					rc = 1;
@@ -1063,6 +1076,7 @@ static int top_run(struct top *t)
 			break;
 		dirty = 1;
 	}
+	wait_mask = NULL;
 	term_leave(&tm);
 	int sig = top_quit_sig;
 	term_signals_restore(&tm);

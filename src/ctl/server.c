@@ -159,6 +159,9 @@ static int process(struct ctl_client *c)
 	if (c->in_len < whole)
 		return 0;
 	handle(c, &h, c->in + CTL_HEADER_SIZE);
+	/* the clock restarts per exchange, not per byte: a client trickling a
+	 * request (or reading its reply a byte at a time) still has 5 s */
+	timer_arm(&c->cs->tq, &c->timer);
 	memmove(c->in, c->in + whole, c->in_len - whole);
 	c->in_len -= whole;
 	return 1;
@@ -180,7 +183,6 @@ static void client_run(struct ctl_client *c)
 					return;
 				}
 				c->out_off += (size_t)n;
-				timer_arm(&c->cs->tq, &c->timer);
 			}
 			free(c->out);
 			c->out = NULL;
@@ -198,7 +200,6 @@ static void client_run(struct ctl_client *c)
 		ssize_t n = recv(c->w.fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
 		if (n > 0) {
 			c->in_len += (size_t)n;
-			timer_arm(&c->cs->tq, &c->timer);
 			continue;
 		}
 		if (n < 0 && (errno == EINTR))

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -76,15 +77,17 @@ int listener_open(const struct listen_spec *spec, int backlog, unsigned unix_mod
 		if (reuseport)
 			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	}
-	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0) {
-		snprintf(err, errlen, "bind: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
+	/* A socket file gets its mode as bind creates it, through the umask:
+	 * a chmod by name afterwards could be sent elsewhere by whoever can
+	 * write the directory (a symlink swapped in meanwhile). */
 	const char *path = spec->is_unix ? unix_path(spec) : NULL;
-	if (path && chmod(path, unix_mode) < 0) {
-		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
-		unlink(path);
+	mode_t saved = path ? umask(~(mode_t)unix_mode & 0777) : 0;
+	int r = bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen);
+	int e = errno;
+	if (path)
+		umask(saved);
+	if (r < 0) {
+		snprintf(err, errlen, "bind: %s", strerror(e));
 		close(fd);
 		return -1;
 	}
@@ -116,7 +119,16 @@ int listener_tune(int fd, const struct listen_spec *spec, uint32_t send_lowat)
 int listener_chown(const struct listen_spec *spec, uid_t uid, gid_t gid)
 {
 	const char *path = spec->is_unix ? unix_path(spec) : NULL;
-	if (path && chown(path, uid, gid) < 0)
+	if (!path)
+		return 0;
+	/* never through a symlink, and only a socket: the name may have been
+	 * replaced since bind by whoever can write the directory */
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EPERM;
+	if (fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * listener_open() binds and listens (non-blocking, close-on-exec,
  * SO_REUSEADDR; TCP_NODELAY, inherited by accepted sockets). For a Unix socket
  * path it replaces a stale socket file (one nobody listens on) but never
- * anything else, then applies the file mode. The bound address can be read back
+ * anything else, and creates it with the file mode (through the umask, not chmod). The bound address can be read back
  * with listener_name(), so ":0" tells which port the kernel chose.
  */
 #ifndef HEARTH_NET_LISTEN_H
@@ -24,7 +24,8 @@ int listener_open(const struct listen_spec *spec, int backlog, unsigned unix_mod
  * open: TCP_NOTSENT_LOWAT (send_lowat bytes; 0: the system's default). TCP only;
  * 0 or -errno. */
 int listener_tune(int fd, const struct listen_spec *spec, uint32_t send_lowat);
-/* For Unix socket files: chown to uid:gid (when started as root). 0 or -errno. */
+/* For Unix socket files: chown to uid:gid (when started as root), never
+ * through a symlink, and only if the name is still a socket. 0 or -errno. */
 int listener_chown(const struct listen_spec *spec, uid_t uid, gid_t gid);
 /* Remove a Unix socket file we created (at exit). */
 void listener_unlink(const struct listen_spec *spec);

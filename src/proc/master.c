@@ -114,6 +114,8 @@ static struct master {
 	struct ctl_server ctl;
 	char ctl_path[512];
 	struct metrics_server metrics;
+	int start_failed; /* --daemon: the first workers could not start */
+	int nice_set, nice; /* set over the control socket: outlives reloads */
 } M = {.sigfd = -1, .ready_rd = -1, .ready_wr = -1, .pid_fd = -1, .daemon_fd = -1};
 
 /* ---- helpers ---- */
@@ -220,8 +222,10 @@ static int listener_get(const struct settings *cfg, const struct listen_spec *sp
 	ml->fd = fd;
 	ml->created_file = spec->is_unix;
 	ml->reuseport = reuseport;
-	if (spec->is_unix && cfg->user && M.id.change && listener_chown(spec, M.id.uid, M.id.gid) < 0)
-		log_warn("cannot give %s to %s: %s", spec->text, M.id.name, strerror(errno));
+	int cr = spec->is_unix && cfg->user && M.id.change ? listener_chown(spec, M.id.uid, M.id.gid) : 0;
+	if (cr < 0)
+		log_warn("cannot give %s to %s: %s", spec->text, M.id.name,
+		         cr == -EPERM ? "no longer a socket" : strerror(-cr));
 	char name[160];
 	listener_name(fd, spec, name, sizeof name);
 	log_info("listening on %s", name);
@@ -429,9 +433,18 @@ static void worker_main(struct generation *g, unsigned slot, int stats_idx)
 	const struct settings *cfg = g->cfg;
 	pid_t master = M.pid;
 	close_other_fds(g, slot);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the signals the worker takes through its signalfd stay blocked until
+	 * server_init makes it (a reopen or retire arriving before would kill
+	 * the new worker); everything else back to normal */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_SETMASK, &set, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	if (cfg->worker_nice_set && setpriority(PRIO_PROCESS, 0, cfg->worker_nice) < 0)
 		log_warn("worker: setpriority(%d): %s", cfg->worker_nice, strerror(errno));
@@ -483,11 +496,23 @@ static struct worker *worker_add(void)
 	return &M.workers[M.nworkers++];
 }
 
+/* The slot forks again later, sooner the first times: 100 ms doubling to 5 s. */
+static void slot_backoff(struct generation *g, unsigned slot)
+{
+	unsigned k = ++g->backoff[slot];
+	uint64_t delay = BACKOFF_MIN_MS << (k - 1 > 6 ? 6 : k - 1);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	g->restart_at[slot] = clock_cache.now_ms + delay;
+	log_warn("restarting worker slot %u in %llu ms", slot, (unsigned long long)delay);
+}
+
 static int worker_spawn(struct generation *g, unsigned slot)
 {
 	struct worker *w = worker_add();
 	if (!w) {
 		log_error("out of memory for a worker");
+		slot_backoff(g, slot);
 		return -1;
 	}
 	/* a counter slot no live worker uses (the previous owner's counts were
@@ -505,6 +530,7 @@ static int worker_spawn(struct generation *g, unsigned slot)
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
 		w->pid = 0;
+		slot_backoff(g, slot);
 		return -1;
 	}
 	if (pid == 0)
@@ -562,8 +588,6 @@ static void gen_check_ready(struct generation *g)
 			continue;
 		o->retiring = 1;
 		worker_signal_gen(o, SIGUSR2); /* retire: no drain, the node stays up */
-		if (o->alive == 0)
-			break; /* freed below through reaping; nothing alive to wait for */
 	}
 	/* generations with nothing alive can go at once */
 	for (struct generation *o = g->next, *nx; o; o = nx) {
@@ -589,6 +613,8 @@ static void on_ready(struct loop *l, struct watch *w, uint32_t events)
 		gen_check_ready(wk->gen);
 	}
 }
+
+static void master_stop(int how);
 
 static void reap(void)
 {
@@ -621,13 +647,20 @@ static void reap(void)
 			continue;
 		}
 		/* an unexpected death: replace it, with a backoff if it keeps dying young */
+		if (!w->ready && !g->announced && !g->next && M.daemon_fd >= 0) {
+			/* --daemon is still waiting to hear whether hearth started:
+			 * a first worker that cannot start is a failed start, said
+			 * there, not a crash loop in the background */
+			char msg[600];
+			snprintf(msg, sizeof msg, "a worker could not start (see the error log %s)",
+			         M.cfg->error_log);
+			fail_start(msg);
+			M.start_failed = 1;
+			master_stop(2);
+			continue;
+		}
 		if (lived < QUICK_DEATH_MS) {
-			unsigned k = ++g->backoff[slot];
-			uint64_t delay = BACKOFF_MIN_MS << (k - 1 > 6 ? 6 : k - 1);
-			if (delay > BACKOFF_MAX_MS)
-				delay = BACKOFF_MAX_MS;
-			g->restart_at[slot] = clock_cache.now_ms + delay;
-			log_warn("restarting worker slot %u in %llu ms", slot, (unsigned long long)delay);
+			slot_backoff(g, slot);
 		} else {
 			g->backoff[slot] = 0;
 			worker_spawn(g, slot);
@@ -681,7 +714,12 @@ static int master_reload(char *err, size_t errlen)
 		dup2(devnull, 2); /* a bad flag prints to stderr: not wanted in a daemon */
 		close(devnull);
 	}
+	/* relative names on the command line are the start-up directory's,
+	 * which a daemon has left for / */
+	int moved = M.cfg->daemon && chdir(M.cwd) == 0;
 	int r = conf_load(ncfg, M.argc, M.argv, err, errlen);
+	if (moved && chdir("/") < 0)
+		log_warn("reload: chdir /: %s", strerror(errno));
 	if (saved >= 0) {
 		dup2(saved, 2);
 		close(saved);
@@ -698,6 +736,21 @@ static int master_reload(char *err, size_t errlen)
 	if ((ncfg->user == NULL) != (M.cfg->user == NULL) ||
 	    (ncfg->user && strcmp(ncfg->user, M.cfg->user) != 0))
 		log_warn("reload: a new user takes effect only on restart");
+	char cpath[sizeof M.ctl_path];
+	conf_control_path(ncfg, cpath, sizeof cpath);
+	char abs[sizeof cpath];
+	int an = snprintf(abs, sizeof abs, "%.300s/%.200s", M.cwd, cpath);
+	const char *want = cpath[0] && cpath[0] != '/' && an > 0 && (size_t)an < sizeof abs ? abs : cpath;
+	if (strcmp(want, M.ctl_path) != 0)
+		log_warn("reload: a new control socket takes effect only on restart (still %s)",
+		         M.ctl_path[0] ? M.ctl_path : "off");
+	if (ncfg->metrics_set != M.cfg->metrics_set ||
+	    (ncfg->metrics_set && strcmp(ncfg->metrics.text, M.cfg->metrics.text) != 0))
+		log_warn("reload: a new metrics address takes effect only on restart");
+	if (M.nice_set) { /* set over the control socket: kept until restart */
+		ncfg->worker_nice = M.nice;
+		ncfg->worker_nice_set = 1;
+	}
 	if (ncfg->workers == 0)
 		ncfg->workers = M.cfg->workers ? M.cfg->workers : 1;
 	struct generation *g = gen_new(ncfg, err, errlen);
@@ -708,9 +761,12 @@ static int master_reload(char *err, size_t errlen)
 		return -1;
 	}
 	/* logs may have moved */
-	if (strcmp(ncfg->error_log, M.cfg->error_log) != 0 &&
-	    log_open_error(ncfg->error_log, ncfg->log_level) < 0)
-		log_error("reload: cannot open %s", ncfg->error_log);
+	if (strcmp(ncfg->error_log, M.cfg->error_log) != 0) {
+		if (log_open_error(ncfg->error_log, ncfg->log_level) < 0)
+			log_error("reload: cannot open %s", ncfg->error_log);
+	} else {
+		log_set_level(ncfg->log_level);
+	}
 	if (strcmp(ncfg->access_log, M.cfg->access_log) != 0 && log_open_access(ncfg->access_log) < 0)
 		log_error("reload: cannot open %s", ncfg->access_log);
 	mime_load(ncfg->mime_types);
@@ -916,9 +972,11 @@ static int master_ctl_set_nice(void *arg, int nice, char *msg, size_t cap, int *
 		else
 			n++;
 	}
-	/* workers forked from now on get it too */
+	/* workers forked from now on get it too, reloads included */
 	M.cfg->worker_nice = nice;
 	M.cfg->worker_nice_set = 1;
+	M.nice = nice;
+	M.nice_set = 1;
 	log_notice("workers' nice value set to %d (%u workers)", nice, n);
 	if (failed) {
 		*code = CTL_E_FAILED;
@@ -1086,8 +1144,6 @@ static int serve_single(void)
 	struct generation *g = gen_new(M.cfg, err, sizeof err);
 	if (!g)
 		return fail_start(err);
-	if (privs_drop(&M.id, err, sizeof err) < 0)
-		return fail_start(err);
 	int fds[CONF_MAX_LISTEN];
 	for (unsigned i = 0; i < M.cfg->nlisten; i++)
 		fds[i] = M.listeners[g->lidx[i * g->nsock]].fd;
@@ -1101,6 +1157,15 @@ static int serve_single(void)
 		return fail_start(err);
 	if (M.cfg->metrics_set &&
 	    metrics_open(&M.metrics, srv.loop, &M.cfg->metrics, single_status, &srv, err, sizeof err) < 0)
+		return fail_start(err);
+	/* privileges go last: the control socket is root's (0600), and the log
+	 * files are given to the user so that a reopen can open them again */
+	if (M.id.change) {
+		int r2 = log_chown(M.id.uid, M.id.gid);
+		if (r2 < 0)
+			log_warn("giving the log files to %s: %s", M.id.name, strerror(-r2));
+	}
+	if (privs_drop(&M.id, err, sizeof err) < 0)
 		return fail_start(err);
 	daemon_report("OK\n");
 	log_info("serving in a single process (pid %ld)", (long)getpid());
@@ -1217,7 +1282,7 @@ int master_run(struct settings *cfg, int argc, char **argv)
 	for (unsigned i = 0; i < g->nworkers; i++)
 		worker_spawn(g, i);
 	loop_run(M.loop);
-	status = 0;
+	status = M.start_failed;
 	/* every worker is gone (or killed): leave nothing behind */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;

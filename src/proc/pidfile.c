@@ -28,7 +28,7 @@ static pid_t read_pid(int fd)
 
 pid_t pidfile_running(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s (is hearth running?)", path, strerror(errno));
 		return -1;
@@ -46,27 +46,61 @@ pid_t pidfile_running(const char *path, char *err, size_t errlen)
 	return pid;
 }
 
+/* The pid file's name is trusted only as far as its directory: opened
+ * without following a symlink, a regular file, and the temporary file made
+ * anew (O_EXCL), never through a name someone left there. */
+static int open_locked(const char *path, char *err, size_t errlen)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			snprintf(err, errlen, "pid file %s: %s", path,
+			         errno == ELOOP ? "is a symbolic link" : strerror(errno));
+			return -1;
+		}
+		struct stat a, b;
+		if (fstat(fd, &a) < 0 || !S_ISREG(a.st_mode)) {
+			snprintf(err, errlen, "pid file %s: not a regular file", path);
+			close(fd);
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			pid_t pid = read_pid(fd);
+			close(fd);
+			snprintf(err, errlen, "already running with pid %ld (pid file %s is locked)",
+			         (long)pid, path);
+			return -1;
+		}
+		/* the lock counts only if the name still leads to this file: a
+		 * hearth starting at the same moment may have renamed its own over it */
+		if (lstat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+	}
+	snprintf(err, errlen, "pid file %s keeps changing under us", path);
+	return -1;
+}
+
 int pidfile_acquire(const char *path, char *err, size_t errlen)
 {
-	int old = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (old < 0) {
-		snprintf(err, errlen, "pid file %s: %s", path, strerror(errno));
+	int old = open_locked(path, err, errlen);
+	if (old < 0)
 		return -1;
-	}
-	if (flock(old, LOCK_EX | LOCK_NB) < 0) {
-		pid_t pid = read_pid(old);
-		close(old);
-		snprintf(err, errlen, "already running with pid %ld (pid file %s is locked)", (long)pid,
-		         path);
-		return -1;
-	}
 	pid_t stale = read_pid(old);
 	if (stale > 0)
 		log_notice("replacing stale pid file %s (pid %ld is not running hearth)", path, (long)stale);
 
 	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int tn = snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	if (tn < 0 || (size_t)tn >= sizeof tmp) {
+		snprintf(err, errlen, "pid file %s: name too long", path);
+		close(old);
+		return -1;
+	}
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = open(tmp, flags, 0644);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* left by a crash, or planted */
+		fd = open(tmp, flags, 0644);
 	if (fd < 0) {
 		snprintf(err, errlen, "pid file %s: %s", tmp, strerror(errno));
 		close(old);
@@ -91,7 +125,7 @@ void pidfile_release(const char *path, int fd)
 		return;
 	/* unlink only if the path still names our file */
 	struct stat a, b;
-	if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+	if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 		unlink(path);
 	close(fd);
 }
