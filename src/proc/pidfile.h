@@ -3,7 +3,8 @@
  * The lock (flock) is what says "running": a file nobody holds locked is a
  * stale leftover and is replaced. The content is written to a temporary file,
  * locked, then renamed into place, so a reader never sees a half-written pid
- * and there is no moment when the path is unlocked.
+ * and there is no moment when the path is unlocked. Neither name is opened
+ * through a symlink, and the temporary file is always created anew.
  */
 #ifndef HEARTH_PROC_PIDFILE_H
 #define HEARTH_PROC_PIDFILE_H

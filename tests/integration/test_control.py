@@ -23,6 +23,19 @@ def header(type_, rid, length, version=1):
     return MAGIC + struct.pack(">BBHII", version, type_, 0, rid, length)
 
 
+def answering(path):
+    """The control socket is there and listening: the file appears at bind,
+    a moment before listen, so its existence alone is not readiness."""
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def recv_exact(s, n):
     data = b""
     while len(data) < n:
@@ -127,7 +140,7 @@ class ControlTest(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="hearth-ctl-")
         self.ctl = os.path.join(self.dir, "h.ctl")
         self.server = Server(self.root.path, "--workers", "2", "--control", self.ctl)
-        wait_for(lambda: os.path.exists(self.ctl), what="the control socket")
+        wait_for(lambda: answering(self.ctl), what="the control socket")
         wait_for(lambda: len(status(self.ctl)["workers"]) == 2, what="two workers")
 
     def tearDown(self):
@@ -280,6 +293,31 @@ class ControlTest(unittest.TestCase):
         s.close()
         self.assertEqual(status(self.ctl)["pid"], self.server.proc.pid)
 
+    def test_trickled_request_is_cut(self):
+        # bytes trickling in do not extend the 5 s an exchange has
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(1.5)
+        s.connect(self.ctl)
+        t0 = time.monotonic()
+        closed = None
+        try:
+            for b in header(STATUS, 1, 0)[:15]:
+                try:
+                    s.sendall(bytes([b]))
+                    if s.recv(10) == b"":
+                        closed = time.monotonic() - t0
+                        break
+                except socket.timeout:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = time.monotonic() - t0
+                    break
+        finally:
+            s.close()
+        self.assertIsNotNone(closed, "a client trickling a byte every 1.5 s was kept for 22 s")
+        self.assertLess(closed, 8)
+        self.assertEqual(status(self.ctl)["pid"], self.server.proc.pid)
+
     @unittest.skipUnless(os.geteuid() == 0, "needs root to act as another user")
     def test_another_user_is_refused(self):
         nobody = pwd.getpwnam("nobody")
@@ -324,7 +362,7 @@ class ControlDefaultsTest(unittest.TestCase):
             pid = os.path.join(d, "web.pid")
             with Server(root.path, "--workers", "1", "--pid-file", pid) as s:
                 ctl = os.path.join(d, "web.ctl")
-                wait_for(lambda: os.path.exists(ctl), what="web.ctl beside web.pid")
+                wait_for(lambda: answering(ctl), what="web.ctl beside web.pid")
                 self.assertEqual(status(ctl)["pid"], s.proc.pid)
                 r = subprocess.run([BIN, "-s", "reload", "--pid-file", pid], capture_output=True, timeout=10)
                 self.assertEqual(r.returncode, 0, r.stderr)
@@ -349,12 +387,34 @@ class ControlDefaultsTest(unittest.TestCase):
         try:
             ctl = os.path.join(d, "s.ctl")
             with Server(root.path, "--workers", "0", "--control", ctl) as s:
-                wait_for(lambda: os.path.exists(ctl), what="socket")
+                wait_for(lambda: answering(ctl), what="socket")
                 st = status(ctl)
                 self.assertEqual([w["pid"] for w in st["workers"]], [s.proc.pid])
                 v, t, _, p = request(ctl, RELOAD)
                 self.assertEqual(t, ERROR)
                 self.assertEqual(struct.unpack(">H", p[:2])[0], 8)  # unsupported
+        finally:
+            root.cleanup()
+            subprocess.run(["rm", "-rf", d])
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root (to drop to another user)")
+    def test_single_process_drops_privileges_after_the_control_socket(self):
+        # --workers 0 as root: the control socket is made (root's, 0600, in a
+        # directory only root may write) before the process becomes nobody
+        root = TempRoot()
+        os.chmod(root.path, 0o755)
+        d = tempfile.mkdtemp(prefix="hearth-ctl-")
+        try:
+            ctl = os.path.join(d, "s.ctl")
+            with Server(root.path, "--workers", "0", "--user", "nobody", "--control", ctl) as s:
+                wait_for(lambda: answering(ctl), what="socket")
+                st = os.stat(ctl)
+                self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o600))
+                self.assertEqual([w["pid"] for w in status(ctl)["workers"]], [s.proc.pid])
+                nobody = pwd.getpwnam("nobody").pw_uid
+                with open("/proc/%d/status" % s.proc.pid) as f:
+                    uids = [line.split()[1:] for line in f if line.startswith("Uid:")][0]
+                self.assertEqual({int(u) for u in uids}, {nobody})
         finally:
             root.cleanup()
             subprocess.run(["rm", "-rf", d])

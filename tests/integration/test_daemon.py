@@ -80,10 +80,10 @@ class DaemonTest(unittest.TestCase):
                 os.rmdir(os.path.join(dirpath, d))
         os.rmdir(self.dir)
 
-    def run_hearth(self, args, timeout=15, cwd=None):
+    def run_hearth(self, args, timeout=15, cwd=None, **kw):
         try:
             return subprocess.run([BIN] + [str(a) for a in args], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, timeout=timeout, cwd=cwd)
+                                  stderr=subprocess.PIPE, timeout=timeout, cwd=cwd, **kw)
         except subprocess.TimeoutExpired as e:
             self.fail("%r did not return within %d s (a daemon still holding the caller's "
                       "stdout/stderr, or no daemon at all?)\n%r" % (args, timeout, e.stderr))
@@ -261,6 +261,71 @@ class DaemonTest(unittest.TestCase):
         r = self.ctl("stop", "-c", conf)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(wait_until(lambda: not pid_alive(pid), 10))
+
+    def test_relative_config_file_reloads(self):
+        # a daemon has done chdir("/"); a reload re-reads -c h.conf, which is
+        # the start-up directory's
+        port = free_port()
+        with open(os.path.join(self.dir, "h.conf"), "w") as f:
+            f.write("listen 127.0.0.1:%d;\nroot %s;\npid-file hearth.pid;\nerror-log error.log;\n"
+                    "access-log off;\n" % (port, self.root.path))
+        r = self.run_hearth(["-c", "h.conf", "--daemon", "--workers", 1] + user_args(), cwd=self.dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pid = read_pid(self.pidfile)
+        self.assertIsInstance(pid, int)
+        self.started.append(pid)
+        r = self.ctl("reload", "-c", "h.conf", cwd=self.dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(wait_until(lambda: "reload: generation 2 started" in file_text(self.log), 5),
+                        file_text(self.log))
+        self.assertNotIn("reload failed", file_text(self.log))
+        self.assertEqual(get(("127.0.0.1", port)), (200, A_TXT))
+
+    def test_inherited_descriptors_closed(self):
+        rd, wr = os.pipe()
+        try:
+            port = free_port()
+            args = ["--daemon", "--pid-file", self.pidfile, "--error-log", self.log, "--listen",
+                    "127.0.0.1:%d" % port, "--workers", 1, "--access-log", "off"] + user_args() + [
+                    self.root.path]
+            r = self.run_hearth(args, pass_fds=(rd, wr))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            pid = read_pid(self.pidfile)
+            self.assertIsInstance(pid, int)
+            self.started.append(pid)
+            pipe = os.readlink("/proc/self/fd/%d" % rd)
+            self.assertTrue(pipe.startswith("pipe:["), pipe)
+            for p in [pid] + children_of(pid):
+                self.assertNotIn(pipe, fd_targets(p), "pid %d kept the caller's pipe" % p)
+        finally:
+            os.close(rd)
+            os.close(wr)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root (to take CAP_SETGID away)")
+    def test_worker_that_cannot_start_fails_the_start(self):
+        # without CAP_SETGID the workers' setgroups() fails: --daemon must say
+        # so and exit non-zero, not wait (or restart them) for ever
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def drop_setgid():
+            if libc.prctl(24, 6, 0, 0, 0) != 0:  # PR_CAPBSET_DROP, CAP_SETGID
+                raise OSError(ctypes.get_errno(), "prctl")
+
+        port = free_port()
+        args = ["--daemon", "--pid-file", self.pidfile, "--error-log", self.log, "--listen",
+                "127.0.0.1:%d" % port, "--workers", 2, "--access-log", "off", "--user", "nobody",
+                self.root.path]
+        r = self.run_hearth(args, timeout=10, preexec_fn=drop_setgid)
+        log = file_text(self.log)
+        self.assertNotEqual(r.returncode, 0, log)
+        self.assertIn(b"a worker could not start", r.stderr)
+        self.assertIn("setgroups", log)
+        pid = read_pid(self.pidfile)
+        if isinstance(pid, int):
+            self.started.append(pid)
+            self.assertTrue(wait_until(lambda: not pid_alive(pid), 5), "the master stayed")
+        self.assertTrue(wait_until(lambda: refused(("127.0.0.1", port)), 5))
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import (Hearth, bin_has_flag, TempRoot, fd_targets, file_text, free_port, owner_of, pid_alive, read_response,
-                     wait_until, zombies_of)
+from harness import (BIN, Hearth, bin_has_flag, TempRoot, fd_targets, file_text, free_port, owner_of, pid_alive,
+                     proc_stat, read_response, wait_until, zombies_of)
 
 BIG_SIZE = 200 * 1024 * 1024
 
@@ -407,6 +408,44 @@ class ReloadTest(unittest.TestCase):
             finally:
                 c.close()
         self.assertEqual(results, [(200, b"A\n")] * 3, h.log_text()[-3000:])
+
+    def test_log_level_changes_with_a_reload(self):
+        write_atomic(self.conf, self.config(self.a.path) + "log-level info;\n")
+        self.h = h = Hearth(["-c", self.conf, "--workers", 2, "--error-log", self.log],
+                            error_log=self.log, ready=rb"listening on 127\.0\.0\.1:%d" % self.port)
+        old = h.wait_workers(2, 5)
+        self.assertIn("(slot 0, generation 1)", h.log_text())
+        write_atomic(self.conf, self.config(self.a.path) + "log-level warn;\n")
+        h.signal(signal.SIGHUP)
+        self.assertEqual(len(h.wait_workers(2, 10, exclude=old)), 2, h.log_text())
+        self.assertEqual(get(h.address(), "/who.txt"), (200, b"A\n"))
+        # the new workers' "started" lines are info: no longer written
+        self.assertNotIn("generation 2)", h.log_text())
+
+    @unittest.skipUnless(bin_has_flag("--control"), "no control socket")
+    def test_ctl_nice_outlives_a_reload(self):
+        ctl = os.path.join(self.dir, "h.ctl")
+        h = self.start(self.a.path, "--control", ctl)
+        old = h.wait_workers(2, 5)
+        r = subprocess.run([BIN, "ctl", "nice", "5", "--control", ctl], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual({int(proc_stat(w)[19]) for w in old}, {5})
+        h.signal(signal.SIGHUP)
+        new = h.wait_workers(2, 10, exclude=old)
+        self.assertEqual(len(new), 2, h.log_text())
+        self.assertEqual({int(proc_stat(w)[19]) for w in new}, {5}, h.log_text())
+
+    def test_reopen_during_reloads_kills_no_worker(self):
+        # a reopen (SIGUSR1) reaching a worker forked a moment ago, before
+        # its signalfd exists, must not kill it
+        h = self.start(self.a.path)
+        for g in range(2, 12):
+            h.signal(signal.SIGHUP)
+            h.signal(signal.SIGUSR1)
+            self.assertTrue(h.wait_log(r"reload: generation %d started" % g, 10), h.log_text())
+        self.assertNotIn("killed by signal", h.log_text())
+        self.assertNotIn("restarting worker slot", h.log_text())
+        self.assertEqual(get(h.address(), "/who.txt"), (200, b"A\n"))
 
     def test_twenty_reloads_under_load(self):
         self.reloads_under_load()

@@ -851,8 +851,44 @@ static void test_mutations(void)
 	CHECK_EQ_INT(failures, 0);
 }
 
+/* Sizes: any value that fits in 64 bits, with or without a suffix (plain
+ * numbers of 1 GiB and more were once refused while "2g" was not). */
+static void test_sizes(void)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		uint64_t want;
+	} cases[] = {
+	    {"0", 1, 0},
+	    {"1023", 1, 1023},
+	    {"2000000000", 1, 2000000000ull},
+	    {"2g", 1, 2ull << 30},
+	    {"4096k", 1, 4ull << 20},
+	    {"99999999999k", 1, 99999999999ull << 10},
+	    {"17179869183g", 1, 17179869183ull << 30},
+	    {"17179869184g", 0, 0},
+	    {"18446744073709551615", 1, UINT64_MAX},
+	    {"18446744073709551616", 0, 0},
+	    {"1t", 0, 0},
+	    {"-1", 0, 0},
+	    {"1e3", 0, 0},
+	    {"", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		check_context("size '%s'", cases[i].text);
+		uint64_t v = 12345;
+		int r = conf_parse_size(cases[i].text, &v);
+		CHECK_EQ_INT(r, cases[i].ok ? 0 : -1);
+		if (cases[i].ok)
+			CHECK_EQ_U64(v, cases[i].want);
+	}
+	check_context(NULL);
+}
+
 int main(void)
 {
+	test_sizes();
 	test_site_errors();
 	test_syntax_errors();
 	test_comment_control();

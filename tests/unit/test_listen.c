@@ -6,7 +6,9 @@
  * accepted socket, not only from the listener; listener_tune() on a listener
  * already open (what a reload does) changes what the next accepted socket
  * gets, and 0 gives back the system's default. An abstract Unix listener
- * accepts a connection and ignores the TCP tuning. Addresses format as
+ * accepts a connection and ignores the TCP tuning. A Unix socket file gets
+ * its mode at bind whatever the umask, and is never chowned through a symlink
+ * swapped in for it. Addresses format as
  * "1.2.3.4:80" and "[::1]:80".
  */
 #include "check.h"
@@ -18,7 +20,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -133,6 +138,58 @@ static void test_unix(void)
 	close(lfd);
 }
 
+/* A socket file gets its mode from bind, whatever the process umask, and
+ * listener_chown() changes only a socket: a name swapped for a symlink is
+ * refused and the symlink's target keeps its owner. */
+static void test_unix_file(void)
+{
+	check_context("unix file");
+	char dir[] = "/tmp/hearth-test-listen-XXXXXX";
+	if (!CHECK(mkdtemp(dir) != NULL))
+		return;
+	char path[200], text[220], victim[200];
+	snprintf(path, sizeof path, "%s/s.sock", dir);
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	snprintf(text, sizeof text, "unix:%s", path);
+	struct listen_spec spec;
+	char err[200];
+	if (!CHECK_EQ_INT(conf_parse_listen(text, &spec, err, sizeof err), 0))
+		return;
+	mode_t old = umask(077);
+	const unsigned modes[] = {0666, 0660, 0600};
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		int lfd = listener_open(&spec, 16, modes[i], 0, err, sizeof err);
+		if (!CHECK(lfd >= 0))
+			break;
+		struct stat st;
+		if (CHECK_EQ_INT(lstat(path, &st), 0)) {
+			CHECK(S_ISSOCK(st.st_mode));
+			CHECK_EQ_INT(st.st_mode & 07777, modes[i]);
+		}
+		CHECK_EQ_INT(listener_chown(&spec, getuid(), getgid()), 0);
+		close(lfd);
+		listener_unlink(&spec);
+	}
+	CHECK_EQ_INT(umask(old), 077); /* and the umask is given back */
+	/* the name is now a symlink to a file: nothing is changed through it */
+	int vfd = open(victim, O_CREAT | O_WRONLY, 0600);
+	CHECK(vfd >= 0);
+	if (vfd >= 0)
+		close(vfd);
+	CHECK_EQ_INT(symlink(victim, path), 0);
+	CHECK_EQ_INT(listener_chown(&spec, 65534, 65534), -EPERM);
+	struct stat vs;
+	if (CHECK_EQ_INT(stat(victim, &vs), 0)) {
+		CHECK_EQ_INT(vs.st_uid, getuid());
+		CHECK_EQ_INT(vs.st_mode & 07777, 0600);
+	}
+	/* and a listener never replaces what is not a socket */
+	CHECK_EQ_INT(listener_open(&spec, 16, 0660, 0, err, sizeof err), -1);
+	unlink(path);
+	unlink(victim);
+	rmdir(dir);
+}
+
 static void test_format(void)
 {
 	check_context("format");
@@ -155,6 +212,7 @@ int main(void)
 {
 	test_tcp();
 	test_unix();
+	test_unix_file();
 	test_format();
 	return check_done();
 }
