@@ -246,6 +246,7 @@ int metrics_open(struct metrics_server *ms, struct loop *l, const struct listen_
 	ms->loop = l;
 	ms->status = status;
 	ms->arg = arg;
+	ms->spec = *spec;
 	char e[200];
 	int fd = listener_open(spec, 64, 0660, 0, e, sizeof e);
 	if (fd < 0) {
@@ -255,6 +256,7 @@ int metrics_open(struct metrics_server *ms, struct loop *l, const struct listen_
 	if (loop_watch(l, &ms->w, fd, EPOLLIN, on_accept) < 0) {
 		snprintf(err, errlen, "metrics: epoll: %s", strerror(errno));
 		close(fd);
+		listener_unlink(spec);
 		return -1;
 	}
 	tqueue_init(l, &ms->tq, TIMEOUT_MS, on_timeout);
@@ -274,6 +276,7 @@ void metrics_close(struct metrics_server *ms)
 			client_close(ms->clients[i]);
 	loop_unwatch(ms->loop, &ms->w);
 	close(ms->w.fd);
+	listener_unlink(&ms->spec);
 	ms->open = 0;
 }
 

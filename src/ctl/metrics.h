@@ -26,6 +26,7 @@ struct metrics_server {
 	void *arg;
 	struct tqueue tq;
 	struct metrics_client *clients[METRICS_MAX_CLIENTS];
+	struct listen_spec spec; /* a Unix socket file is removed at close */
 	int open;
 };
 

@@ -9,6 +9,8 @@ import re
 import signal
 import socket
 import threading
+import shutil
+import tempfile
 import time
 import unittest
 
@@ -135,6 +137,23 @@ class WorkerProcessesTest(unittest.TestCase):
         finally:
             for s in socks:
                 s.close()
+
+    def test_unix_metrics_socket_removed_at_exit(self):
+        d = tempfile.mkdtemp(prefix="hearth-metrics-")
+        try:
+            path = os.path.join(d, "m.sock")
+            h = self.start("--workers", 1, "--metrics", "unix:" + path)
+            self.assertEqual(len(h.wait_workers(1, 5)), 1)
+            c = socket.socket(socket.AF_UNIX)
+            c.settimeout(5)
+            c.connect(path)
+            c.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            self.assertEqual(read_response(c)[0], 200)
+            c.close()
+            h.stop()
+            self.assertFalse(os.path.exists(path), "the metrics socket file was left behind")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_two_workers_titles_nice(self):
         self.check_titles_and_nice(2, 5)
