@@ -124,7 +124,9 @@ const char *log_clean(char *out, size_t cap, const char *in, size_t n)
 	size_t o = 0;
 	for (size_t i = 0; i < n && o + 5 < cap; i++) {
 		unsigned char ch = (unsigned char)in[i];
-		if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') {
+		/* bytes from 0x80 too: a C1 control (0x9b is CSI) acts on a
+		 * terminal that is not in UTF-8, and a log is read on terminals */
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
 			out[o++] = '\\';
 			out[o++] = 'x';
 			out[o++] = hex[ch >> 4];

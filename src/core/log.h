@@ -31,8 +31,9 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 int log_enabled(enum log_level lvl);
-/* Copy n bytes of untrusted text for a log line: control bytes, quotes and
- * backslashes become \xHH, so a line can never be split or forged. Returns out. */
+/* Copy n bytes of untrusted text for a log line: control bytes, bytes from
+ * 0x7f up (UTF-8 included, as nginx does), quotes and backslashes become \xHH,
+ * so a line can never be split or forged, nor act on a terminal. Returns out. */
 const char *log_clean(char *out, size_t cap, const char *in, size_t n);
 
 /* Access log: is it on? Reserve room for one line of up to n bytes; returns a

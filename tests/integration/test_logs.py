@@ -169,6 +169,21 @@ class AccessLogFileTest(unittest.TestCase):
         self.assertIn("\\x22", req, req)
         self.assertIn("\\x5c", req.lower(), req)
 
+    def test_bytes_from_0x80_escaped(self):
+        # 0x9b is CSI on a terminal that is not in UTF-8: nothing from 0x7f
+        # up reaches the log raw (UTF-8 is escaped too, as nginx does)
+        s = Server(self.root.path, access_log=self.log)
+        try:
+            r = raw_request(s.address(), b"GET /a.txt HTTP/1.1\r\nHost: t\r\nUser-Agent: a\x9b31mb\xc3\xa9\r\n"
+                                         b"Connection: close\r\n\r\n")
+            self.assertTrue(r.startswith(b"HTTP/1.1 200"), r[:100])
+        finally:
+            s.stop()
+        with open(self.log, "rb") as f:
+            raw = f.read()
+        self.assertFalse(any(b >= 0x7f for b in raw), raw)
+        self.assertIn(b"a\\x9b31mb\\xc3\\xa9", raw)
+
     def test_user_agent_with_quote_keeps_line_parseable(self):
         s = Server(self.root.path, access_log=self.log)
         try:
