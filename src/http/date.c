@@ -86,7 +86,8 @@ static int hms(const char *p, int *h, int *m, int *s)
 	return (num(p, 2, h) < 0 || num(p + 3, 2, m) < 0 || num(p + 6, 2, s) < 0) ? -1 : 0;
 }
 
-time_t http_date_parse(const char *s, size_t len)
+/* now: NULL for the current time, asked only for an RFC 850 date */
+static time_t parse_date(const char *s, size_t len, const time_t *now)
 {
 	int day, year, h, mi, sec, mon;
 	if (len == 29 && s[3] == ',') {
@@ -116,8 +117,25 @@ time_t http_date_parse(const char *s, size_t len)
 		if (num(p + 1, 2, &day) < 0 || (mon = month_of(p + 4)) < 0 || num(p + 8, 2, &year) < 0 ||
 		    hms(p + 11, &h, &mi, &sec) < 0)
 			return -1;
-		year += year < 70 ? 2000 : 1900;
+		/* RFC 9110 §5.6.7: a two-digit year more than 50 years in the future
+		 * is the most recent past year with the same last two digits */
+		time_t t = now ? *now : time(NULL);
+		struct tm tm;
+		int cur = gmtime_r(&t, &tm) ? tm.tm_year + 1900 : 2000;
+		year += cur - cur % 100;
+		if (year > cur + 50)
+			year -= 100;
 		return make_time(year, mon, day, h, mi, sec);
 	}
 	return -1;
+}
+
+time_t http_date_parse(const char *s, size_t len)
+{
+	return parse_date(s, len, NULL);
+}
+
+time_t http_date_parse_at(const char *s, size_t len, time_t now)
+{
+	return parse_date(s, len, &now);
 }

@@ -12,5 +12,7 @@ void http_date_format(time_t t, char out[HTTP_DATE_LEN + 1]);
 
 /* Parses IMF-fixdate, RFC 850 and asctime forms; returns -1 when invalid. */
 time_t http_date_parse(const char *s, size_t len);
+/* The same, with a two-digit RFC 850 year taken relative to `now`. */
+time_t http_date_parse_at(const char *s, size_t len, time_t now);
 
 #endif

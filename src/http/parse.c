@@ -167,6 +167,13 @@ static int host_valid(const char *p, size_t n)
 			      strchr("-._~!$&'()*+,;=%", c)) ||
 			    c == 0)
 				return 0;
+			/* pct-encoded = "%" HEXDIG HEXDIG */
+			if (c == '%') {
+				if (n - i < 3 || hex_digit((unsigned char)p[i + 1]) < 0 ||
+				    hex_digit((unsigned char)p[i + 2]) < 0)
+					return 0;
+				i += 2;
+			}
 		}
 	}
 	if (i == n)
@@ -327,6 +334,9 @@ static int on_field(struct http_head *h, struct span name, struct span value)
 			/* one field only: a split list is legal but only ever seen in attacks */
 			if (h->seen & SEEN_TE)
 				return bad(h, -400, "more than one Transfer-Encoding field");
+			/* RFC 9112 §6.1: faulty framing in a 1.0 message (chunked is 1.1) */
+			if (h->version == 10)
+				return bad(h, -400, "Transfer-Encoding in an HTTP/1.0 request");
 			h->seen |= SEEN_TE;
 			return parse_transfer_encoding(h, value);
 		}
@@ -357,6 +367,16 @@ static int parse_target(struct http_head *h)
 		h->path.p = t;
 		h->path.len = 1;
 		return 0;
+	}
+	if (h->method == HTTP_M_CONNECT && t[0] != '/') {
+		/* authority-form (RFC 9112 §3.2.3): host ":" port, a tunnel we do not
+		 * open (not a proxy): well-formed is 501, anything else 400 */
+		uint32_t colon = n;
+		while (colon > 0 && t[colon - 1] != ':')
+			colon--;
+		if (colon <= 1 || colon == n || (t[0] == '[' && t[colon - 2] != ']') || !host_valid(t, n))
+			return bad(h, -400, "malformed CONNECT target");
+		return bad(h, -501, "CONNECT (not a proxy)");
 	}
 	if (t[0] != '/') {
 		/* absolute-form: http(s)://authority[path-abempty][?query] */
@@ -422,9 +442,10 @@ static int parse_request_line(struct http_head *h, const char *p, uint32_t n)
 	if (vl != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' ||
 	    v[7] > '9')
 		return bad(h, -400, "malformed HTTP version");
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
-		return bad(h, -505, "HTTP version other than 1.0 and 1.1");
-	h->version = (uint8_t)(v[7] == '1' ? 11 : 10);
+	if (v[5] != '1')
+		return bad(h, -505, "HTTP major version other than 1");
+	/* RFC 9110 §2.5: a higher minor version is answered as the highest we speak */
+	h->version = (uint8_t)(v[7] == '0' ? 10 : 11);
 	return parse_target(h);
 }
 
@@ -475,8 +496,9 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 			lim_err = -414;
 		}
 		/* bytes of this line checked by an earlier call are not looked at
-		 * again: a head trickling in byte by byte costs linear work */
-		if (h->scan < start) {
+		 * again: a head trickling in byte by byte costs linear work. scan ==
+		 * start: nothing of this line checked yet (the first line starts at 0) */
+		if (h->scan <= start) {
 			h->scan = start;
 			h->in_method = h->state == ST_LINE;
 		}
@@ -554,12 +576,21 @@ int http_parse_head(struct http_head *h, const char *buf, size_t len, const stru
 
 enum {
 	CH_SIZE = 0, /* hex digits */
-	CH_EXT, /* after the size: extensions up to CR */
+	CH_EXT_BWS, /* whitespace after the size or an extension: ";" must follow */
+	CH_EXT_SEMI, /* after ";" (and BWS): an extension name must follow */
+	CH_EXT_NAME,
+	CH_EXT_NAME_BWS, /* whitespace after a name: "=" or ";" */
+	CH_EXT_EQ, /* after "=" (and BWS): a token or a quoted string */
+	CH_EXT_TOKEN,
+	CH_EXT_QUOTED,
+	CH_EXT_QUOTED_PAIR, /* after a backslash inside quotes */
+	CH_EXT_QUOTE_END, /* after the closing quote */
 	CH_SIZE_LF, /* CR seen, LF expected */
 	CH_DATA,
 	CH_DATA_CR,
 	CH_DATA_LF,
 	CH_TRAILER_START, /* start of a trailer line or the final empty line */
+	CH_TRAILER_NAME,
 	CH_TRAILER,
 	CH_TRAILER_LF,
 	CH_FINAL_LF,
@@ -569,6 +600,50 @@ enum {
 void http_chunked_init(struct http_chunked *c)
 {
 	memset(c, 0, sizeof *c);
+}
+
+/* qdtext and quoted-pair's second byte (RFC 9110 §5.6.4), obs-text included */
+static int qdtext(unsigned char ch)
+{
+	return ch == '\t' || ch == ' ' || ch == 0x21 || (ch >= 0x23 && ch != 0x5c && ch != 0x7f);
+}
+
+/* One byte of a chunk extension (RFC 9112 §7.1.1):
+ *   chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+ *   ext-val = token / quoted-string
+ * The next state, or -1 when the byte cannot be there. */
+static int ext_next(uint32_t st, unsigned char ch)
+{
+	int ws = ch == ' ' || ch == '\t', tok = tchar_map[ch];
+	switch (st) {
+	case CH_EXT_BWS: return ws ? CH_EXT_BWS : ch == ';' ? CH_EXT_SEMI : -1;
+	case CH_EXT_SEMI: return ws ? CH_EXT_SEMI : tok ? CH_EXT_NAME : -1;
+	case CH_EXT_NAME:
+		return tok          ? CH_EXT_NAME
+		       : ws         ? CH_EXT_NAME_BWS
+		       : ch == '='  ? CH_EXT_EQ
+		       : ch == ';'  ? CH_EXT_SEMI
+		       : ch == '\r' ? CH_SIZE_LF
+		                    : -1;
+	case CH_EXT_NAME_BWS:
+		return ws ? CH_EXT_NAME_BWS : ch == '=' ? CH_EXT_EQ : ch == ';' ? CH_EXT_SEMI : -1;
+	case CH_EXT_EQ: return ws ? CH_EXT_EQ : ch == '"' ? CH_EXT_QUOTED : tok ? CH_EXT_TOKEN : -1;
+	case CH_EXT_TOKEN:
+		return tok          ? CH_EXT_TOKEN
+		       : ws         ? CH_EXT_BWS
+		       : ch == ';'  ? CH_EXT_SEMI
+		       : ch == '\r' ? CH_SIZE_LF
+		                    : -1;
+	case CH_EXT_QUOTED:
+		return ch == '"'    ? CH_EXT_QUOTE_END
+		       : ch == '\\' ? CH_EXT_QUOTED_PAIR
+		       : qdtext(ch) ? CH_EXT_QUOTED
+		                    : -1;
+	case CH_EXT_QUOTED_PAIR: return qdtext(ch) || ch == '"' || ch == '\\' ? CH_EXT_QUOTED : -1;
+	case CH_EXT_QUOTE_END:
+		return ws ? CH_EXT_BWS : ch == ';' ? CH_EXT_SEMI : ch == '\r' ? CH_SIZE_LF : -1;
+	}
+	return -1;
 }
 
 int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *consumed, size_t *out)
@@ -592,8 +667,10 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *c
 				return -400;
 			if (ch == '\r') {
 				c->state = CH_SIZE_LF;
-			} else if (ch == ';' || ch == ' ' || ch == '\t') {
-				c->state = CH_EXT;
+			} else if (ch == ';') {
+				c->state = CH_EXT_SEMI;
+			} else if (ch == ' ' || ch == '\t') {
+				c->state = CH_EXT_BWS;
 			} else {
 				return -400;
 			}
@@ -601,15 +678,27 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *c
 			i++;
 			break;
 		}
-		case CH_EXT:
-			if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+		case CH_EXT_BWS:
+		case CH_EXT_SEMI:
+		case CH_EXT_NAME:
+		case CH_EXT_NAME_BWS:
+		case CH_EXT_EQ:
+		case CH_EXT_TOKEN:
+		case CH_EXT_QUOTED:
+		case CH_EXT_QUOTED_PAIR:
+		case CH_EXT_QUOTE_END: {
+			int next = ext_next(c->state, ch);
+			if (next < 0)
 				return -400;
-			if (++c->line_len > HTTP_CHUNK_MAX_LINE)
+			c->state = (uint32_t)next;
+			/* extensions are framing nobody reads: bounded per line and per
+			 * body, or tiny chunks with long extensions would let a client
+			 * send gigabytes while max-body-size counts a megabyte */
+			if (++c->line_len > HTTP_CHUNK_MAX_LINE || ++c->ext_bytes > HTTP_CHUNK_MAX_EXTS)
 				return -400;
 			i++;
 			break;
+		}
 		case CH_SIZE_LF:
 			if (ch != '\n')
 				return -400;
@@ -646,11 +735,21 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *c
 		case CH_TRAILER_START:
 			if (ch == '\r') {
 				c->state = CH_FINAL_LF;
-			} else if (ch == ' ' || ch == '\t' || ch == ':' || !tchar_map[ch]) {
-				return -400;
+			} else if (!tchar_map[ch]) {
+				return -400; /* obs-fold, an empty name, or not a token */
 			} else {
-				c->state = CH_TRAILER;
+				c->state = CH_TRAILER_NAME;
 			}
+			if (++c->trailer_bytes > HTTP_CHUNK_MAX_TRAILERS)
+				return -400;
+			i++;
+			break;
+		case CH_TRAILER_NAME:
+			/* field-name ":" as in the head: no whitespace before the colon */
+			if (ch == ':')
+				c->state = CH_TRAILER;
+			else if (!tchar_map[ch])
+				return -400;
 			if (++c->trailer_bytes > HTTP_CHUNK_MAX_TRAILERS)
 				return -400;
 			i++;

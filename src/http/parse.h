@@ -80,7 +80,8 @@ struct http_head {
 	uint32_t flags;
 	int64_t content_length; /* -1 when absent */
 
-	/* well-known fields, found during the parse (len 0 when absent) */
+	/* well-known fields, found during the parse (len 0 when absent; a field
+	 * sent on several lines: the last, the others are in fields[]) */
 	struct span if_none_match, if_match, if_modified_since, if_unmodified_since, if_range, range,
 	    user_agent, referer, content_type;
 
@@ -107,8 +108,10 @@ struct http_chunked {
 	uint32_t line_len; /* bytes of the current size/ext/trailer line seen */
 	uint32_t trailer_bytes;
 	uint32_t digits;
+	uint32_t ext_bytes; /* chunk-extension bytes in the whole body */
 };
 #define HTTP_CHUNK_MAX_LINE 4096u /* chunk-size line with extensions */
+#define HTTP_CHUNK_MAX_EXTS 16384u /* chunk extensions, all lines of a body together */
 #define HTTP_CHUNK_MAX_TRAILERS 16384u /* trailer section */
 
 void http_chunked_init(struct http_chunked *c);

@@ -144,18 +144,26 @@ void resp_header(struct conn *c, const char *name, const char *value)
 	resp_header_n(c, name, value, strlen(value));
 }
 
+/* Formatted straight into the write buffer: a value is limited only by the
+ * room left for the head (a Location echoing a long query), not by a copy. */
 void resp_headerf(struct conn *c, const char *name, const char *fmt, ...)
 {
-	char v[512];
+	puts_(c, name);
+	put(c, ": ", 2);
+	struct buf *wb = c->wbuf;
+	if (!wb || (c->x->flags & XF_OVERFLOW))
+		return;
+	size_t room = buf_space(wb);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(v, sizeof v, fmt, ap);
+	int n = vsnprintf(wb->data + wb->len, room, fmt, ap); /* room counts the NUL */
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof v) {
+	if (n < 0 || (size_t)n + 2 > room) { /* the CRLF overwrites the NUL */
 		c->x->flags |= XF_OVERFLOW;
 		return;
 	}
-	resp_header_n(c, name, v, (size_t)n);
+	wb->len += (uint32_t)n;
+	put(c, "\r\n", 2);
 }
 
 /* Content-Length (unless the status forbids a body), Connection, blank line.

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,6 +150,25 @@ static void human_size(off_t sz, char *out, size_t cap)
 		snprintf(out, cap, "%.1f %s", v, units[u]);
 }
 
+/* Follow the symlink `name` in the listed directory the way a request for it
+ * would be served: beneath the root, so a link leading out of it tells
+ * nothing about its target. */
+static int link_stat(const struct xfer *x, const char *name, struct stat *st)
+{
+	char rel[XFER_PATH_MAX + 256];
+	size_t nl = strlen(name);
+	if (x->path_len + nl >= sizeof rel)
+		return -1;
+	memcpy(rel, x->path + 1, x->path_len - 1); /* x->path is "/" or "/dir/" */
+	memcpy(rel + x->path_len - 1, name, nl + 1);
+	int fd = open_beneath(x->root_fd, rel, O_PATH, 1);
+	if (fd < 0)
+		return -1;
+	int r = fstat(fd, st);
+	close(fd);
+	return r;
+}
+
 static char *make_listing(struct conn *c, int dirfd, size_t *len)
 {
 	struct xfer *x = c->x;
@@ -171,8 +191,10 @@ static char *make_listing(struct conn *c, int dirfd, size_t *len)
 		if (name[0] == '.' && !cfg->dotfiles)
 			continue;
 		struct stat st;
-		if (fstatat(dirfd, name, &st, cfg->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		if (S_ISLNK(st.st_mode) && cfg->follow_symlinks && link_stat(x, name, &st) < 0)
+			continue; /* a link that could not be served: not listed, its target unseen */
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 			continue; /* symlinks (when not followed), devices, sockets */
 		if (n == cap) {
@@ -286,7 +308,7 @@ static void redirect_to_dir(struct conn *c)
 	}
 	loc[n++] = '/';
 	resp_start(c, 301);
-	if (x->head.query.p)
+	if (x->head.query.p) /* any length the head has room for (resp_headerf writes in place) */
 		resp_headerf(c, "Location", "%.*s?%.*s", (int)n, loc, (int)x->head.query.len,
 		             x->head.query.p);
 	else
@@ -303,6 +325,24 @@ struct file_meta {
 	const char *ctype;
 };
 
+/* If-Match / If-None-Match may come as several field lines, one list together
+ * (RFC 9110 §5.3): the combined list matches when one line's does. The parser
+ * keeps the last line; the others are found among the fields, no copy made. */
+static int cond_match(const struct http_head *h, const char *name, struct span last, const char *etag,
+                      int weak)
+{
+	if (etag_list_match(last.p, last.len, etag, weak))
+		return 1;
+	size_t nl = strlen(name);
+	for (uint32_t i = 0; i < h->nfields; i++) {
+		const struct http_field *f = &h->fields[i];
+		if (f->value.p != last.p && f->name.len == nl && strncasecmp(f->name.p, name, nl) == 0 &&
+		    etag_list_match(f->value.p, f->value.len, etag, weak))
+			return 1;
+	}
+	return 0;
+}
+
 /* Conditionals, ranges and the response for a file whose body is fd (owned)
  * or, when fd < 0, the bytes at mem (no ranges then: the cache only serves
  * requests without one). Returns -1 when fd was not used. */
@@ -312,7 +352,7 @@ static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const c
 	const struct http_head *h = &x->head;
 	/* RFC 9110 §13.2.2: the order of evaluation */
 	if (h->if_match.p) {
-		if (!etag_list_match(h->if_match.p, h->if_match.len, m->etag, 0)) {
+		if (!cond_match(h, "if-match", h->if_match, m->etag, 0)) {
 			resp_error(c, 412);
 			return -1;
 		}
@@ -325,7 +365,7 @@ static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const c
 	}
 	int not_modified = 0;
 	if (h->if_none_match.p)
-		not_modified = etag_list_match(h->if_none_match.p, h->if_none_match.len, m->etag, 1);
+		not_modified = cond_match(h, "if-none-match", h->if_none_match, m->etag, 1);
 	else if (h->if_modified_since.p) {
 		time_t t = http_date_parse(h->if_modified_since.p, h->if_modified_since.len);
 		not_modified = t != -1 && m->mtime <= t;
@@ -342,7 +382,9 @@ static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const c
 		ranged = 1;
 		if (h->if_range.p) {
 			struct span ir = h->if_range;
-			if (ir.len && (ir.p[0] == '"' || ir.p[0] == 'W'))
+			/* an entity-tag, or a date ("Wed, ..." is one: test "W/", not 'W');
+			 * a weak tag never matches, the comparison being strong (§13.1.5) */
+			if (ir.len && (ir.p[0] == '"' || (ir.len > 1 && ir.p[0] == 'W' && ir.p[1] == '/')))
 				ranged = ir.len == strlen(m->etag) && memcmp(ir.p, m->etag, ir.len) == 0;
 			else
 				ranged = http_date_parse(ir.p, ir.len) == m->mtime;

@@ -234,6 +234,8 @@ class MalformedTestCase(ServerTestCase):
             req(b"GET /file.txt HTTP/1.1", b"Host: example.com:80a"),
             req(b"GET /file.txt HTTP/1.1", b"Host: example.com/path"),
             req(b"GET /file.txt HTTP/1.1", b"Host: [::1"),
+            req(b"GET /file.txt HTTP/1.1", b"Host: %zz"),
+            req(b"GET /file.txt HTTP/1.1", b"Host: ex%4"),
         ], 400)
 
     def test_good_host_values_ok(self):
@@ -321,11 +323,44 @@ class MalformedTestCase(ServerTestCase):
             head + b"3\r\nhello\r\n0\r\n\r\n",                        # size does not match data
         ], 400)
 
+    def test_http10_with_transfer_encoding(self):
+        # RFC 9112 §6.1: faulty framing in HTTP/1.0, keep-alive or not
+        self.cases([
+            req(b"POST /file.txt HTTP/1.0", b"Transfer-Encoding: chunked", body=b"0\r\n\r\n"),
+            req(b"POST /file.txt HTTP/1.0", b"Connection: keep-alive", b"Transfer-Encoding: chunked",
+                body=b"0\r\n\r\n" + req(b"GET /file.txt HTTP/1.0")),
+        ], 400)
+
+    def test_chunk_extensions_bounded(self):
+        # each line under the per-line limit; together they are over the
+        # per-body one, long before the decoded megabyte
+        head = req(b"POST /file.txt HTTP/1.1", b"Host: t", b"Transfer-Encoding: chunked")
+        self.reject(head + (b"1;" + b"a" * 3000 + b"\r\nx\r\n") * 10 + b"0\r\n\r\n", 400)
+
+    def test_chunk_extension_grammar(self):
+        head = req(b"POST /file.txt HTTP/1.1", b"Host: t", b"Transfer-Encoding: chunked")
+        self.cases([
+            head + b"3 junk junk\r\nabc\r\n0\r\n\r\n",
+            head + b"3;a b\r\nabc\r\n0\r\n\r\n",
+            head + b"3;\r\nabc\r\n0\r\n\r\n",
+            head + b"3;a=\"b\r\nabc\r\n0\r\n\r\n",
+            head + b"3;a=b/c\r\nabc\r\n0\r\n\r\n",
+        ], 400)
+
+    def test_trailer_field_syntax(self):
+        head = req(b"POST /file.txt HTTP/1.1", b"Host: t", b"Transfer-Encoding: chunked")
+        self.cases([
+            head + b"0\r\nX-T : 1\r\n\r\n",
+            head + b"0\r\nX-T\r\n\r\n",
+            head + b"0\r\nX(T): 1\r\n\r\n",
+            head + b"0\r\nX-T: 1\r\n folded\r\n\r\n",
+        ], 400)
+
     def test_chunked_with_extensions_and_trailers_ok(self):
         s = self.server.connect(timeout=SOCK_TIMEOUT)
         try:
             s.sendall(req(b"POST /file.txt HTTP/1.1", b"Host: t", b"Transfer-Encoding: chunked")
-                      + b"5;a=b;c=\"d\"\r\nhello\r\n3;x\r\nabc\r\n0\r\nX-T: 1\r\nY-T: 2\r\n\r\n")
+                      + b"5;a=b;c=\"d\"\r\nhello\r\n3 ; x = \"\\\"\"\r\nabc\r\n0\r\nX-T: 1\r\nY-T:2\r\n\r\n")
             status, headers, body, rest = read_response(s)
             self.assertEqual(status, 405)
             s.sendall(req(b"GET /file.txt HTTP/1.1", b"Host: t"))
@@ -340,9 +375,34 @@ class MalformedTestCase(ServerTestCase):
         self.cases([
             req(b"GET /file.txt HTTP/2.0", b"Host: t"),
             req(b"GET /file.txt HTTP/3.0", b"Host: t"),
-            req(b"GET /file.txt HTTP/1.2", b"Host: t"),
             req(b"GET /file.txt HTTP/0.9", b"Host: t"),
         ], 505)
+
+    def test_higher_minor_version_served_as_11(self):
+        # RFC 9110 §2.5: 1.2 .. 1.9 are answered as 1.1 would be
+        for v in (b"1.2", b"1.9"):
+            with self.subTest(version=v):
+                got, closed = exchange(self.server.address(),
+                                       req(b"GET /file.txt HTTP/" + v, b"Host: t", b"Connection: close"))
+                self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:100])
+                self.assertTrue(got.endswith(BODY))
+
+    def test_connect_not_a_proxy_501(self):
+        self.cases([
+            req(b"CONNECT a:443 HTTP/1.1", b"Host: a:443"),
+            req(b"CONNECT [::1]:443 HTTP/1.1", b"Host: a"),
+        ], 501)
+        self.reject(req(b"CONNECT a HTTP/1.1", b"Host: a"), 400)
+
+    def test_bad_method_byte_answered_before_the_line_ends(self):
+        # no LF yet: the first bytes alone are enough for a 400, not the
+        # header timeout (a TLS ClientHello sent to a plain HTTP port)
+        for data in (b"G\x01T / HTTP/1.1", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"):
+            with self.subTest(request=data):
+                got, closed = exchange(self.server.address(), data, timeout=3.0)
+                self.assertTrue(got.startswith(b"HTTP/1.1 400"), got[:100])
+                self.assertTrue(closed)
+        self.assert_alive()
 
     def test_malformed_version(self):
         self.cases([

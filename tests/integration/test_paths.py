@@ -107,6 +107,12 @@ def build_tree():
     os.symlink("../outside", os.path.join(www, "dirlink_out"))
     os.symlink(os.path.join(top.path, "outside"), os.path.join(www, "dirlink_out_abs"))
     os.symlink("/etc/passwd", os.path.join(www, "link_passwd"))
+    # in a directory without an index (listed under --listing)
+    os.symlink("../../secret", os.path.join(www, "noindex", "up_secret"))
+    os.symlink("../../outside", os.path.join(www, "noindex", "up_outside"))
+    os.symlink("/etc/passwd", os.path.join(www, "noindex", "passwd"))
+    os.symlink("../inside.txt", os.path.join(www, "noindex", "sib_inside"))
+    os.symlink("../a", os.path.join(www, "noindex", "sib_dir"))
     return top, www
 
 
@@ -315,6 +321,15 @@ class DefaultPathsTest(TraversalMixin, TreeServerCase):
                 raw_loc = path + "/" + ("?" + query if query else "")
                 self.assertIn(r.get("location"), (loc, raw_loc), r)
 
+    def test_directory_redirect_long_query(self):
+        # the Location is built in the response head, not in a small buffer
+        for n in (400, 600, 2000, 7000):
+            with self.subTest(query_len=n):
+                q = b"q=" + b"x" * (n - 2)
+                r = fetch(self.server, b"/dir?" + q)
+                self.assertEqual(r.status, 301, r)
+                self.assertEqual(r.get("location"), "/dir/?" + q.decode())
+
     def test_directory_redirect_head(self):
         r = fetch(self.server, b"/dir", method=b"HEAD")
         self.assertEqual(r.status, 301, r)
@@ -412,6 +427,18 @@ class FollowSymlinksTest(TreeServerCase):
 class PermissiveTraversalTest(TraversalMixin, TreeServerCase):
     """Every opt-in flag on: traversal must still be impossible."""
     server_args = ("--follow-symlinks", "--dotfiles", "--listing")
+
+    def test_listing_shows_nothing_of_targets_outside(self):
+        # a link is listed only when it could be served: followed beneath the
+        # root, so nothing (size, date, type) of an outside target shows
+        r = fetch(self.server, b"/noindex/")
+        self.assertEqual(r.status, 200, r)
+        p = _Anchors()
+        p.feed(r.body.decode())
+        names = sorted(text for href, text in p.anchors if href != "../")
+        self.assertEqual(names, ["f.txt", "sib_dir/", "sib_inside"], r)
+        self.assertNotIn(b"%d B" % len(SECRET), r.body)
+        self.assertIn(b"%d B" % len(b"INSIDE-CONTENT"), r.body)
 
     def test_listing_of_symlinked_outside_dir_refused(self):
         r = fetch(self.server, b"/dirlink_out/")

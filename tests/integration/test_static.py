@@ -11,6 +11,7 @@ Every request is sent over a raw socket with "Connection: close" and read until
 the server closes, so a stray byte after a body (or a body after a HEAD or a
 304) is caught.
 """
+import calendar
 import email.utils
 import os
 import random
@@ -120,6 +121,10 @@ class StaticTest(ServerTestCase):
         cls.mtime = int(time.time()) - 86400
         for name in cls.FILES:
             os.utime(os.path.join(root.path, name), (cls.mtime, cls.mtime))
+        # If-Range dates starting with "W" are dates, not weak entity-tags
+        root.write("wednesday.bin", RANGE_DATA)
+        cls.wed_mtime = calendar.timegm((2024, 1, 3, 12, 0, 0))  # a Wednesday
+        os.utime(os.path.join(root.path, "wednesday.bin"), (cls.wed_mtime, cls.wed_mtime))
 
     # -- helpers --------------------------------------------------------------
 
@@ -213,6 +218,32 @@ class StaticTest(ServerTestCase):
         r = self.req("/readme.txt", headers={"If-None-Match": '"nope"'})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.FILES["readme.txt"])
+
+    def raw_req(self, path, lines):
+        """GET with header lines sent as given (repeated names allowed)."""
+        data = ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" % path).encode()
+        return Resp(raw_request(self.server.address(),
+                                data + b"".join(l.encode() + b"\r\n" for l in lines) + b"\r\n", timeout=10))
+
+    def test_repeated_if_none_match_lines_combine(self):
+        # RFC 9110 §5.3: two field lines are one list; a match in any line counts
+        etag, lm = self.validators("/readme.txt")
+        for lines in ((etag, '"nope"'), ('"nope"', etag), ('"a"', etag, '"b"'), ("*", '"nope"')):
+            with self.subTest(lines=lines):
+                r = self.raw_req("/readme.txt", ["If-None-Match: " + v for v in lines])
+                self.assertEqual(r.status, 304, r)
+        r = self.raw_req("/readme.txt", ["If-None-Match: \"a\"", "if-none-match: \"b\""])
+        self.assertEqual(r.status, 200, r)
+
+    def test_repeated_if_match_lines_combine(self):
+        etag, lm = self.validators("/readme.txt")
+        for lines in ((etag, '"nope"'), ('"nope"', etag)):
+            with self.subTest(lines=lines):
+                r = self.raw_req("/readme.txt", ["If-Match: " + v for v in lines])
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.body, self.FILES["readme.txt"])
+        r = self.raw_req("/readme.txt", ["If-Match: \"a\"", "if-match: \"b\""])
+        self.assertEqual(r.status, 412, r)
 
     def test_if_modified_since(self):
         etag, lm = self.validators("/readme.txt")
@@ -474,6 +505,15 @@ class StaticTest(ServerTestCase):
             with self.subTest(if_range=stale):
                 r = self.req("/range.bin", headers={"If-Range": stale, "Range": "bytes=10-19"})
                 self.assertFull(r)
+
+    def test_if_range_wednesday_date(self):
+        etag, lm = self.validators("/wednesday.bin")
+        self.assertTrue(lm.startswith("Wed, "), lm)
+        self.assertSingleRange("bytes=10-19", 10, 19, path="/wednesday.bin", headers={"If-Range": lm})
+        # an older Wednesday is stale: the full file
+        r = self.req("/wednesday.bin", headers={"If-Range": http_date(self.wed_mtime - 7 * 86400),
+                                                "Range": "bytes=10-19"})
+        self.assertFull(r)
 
     def test_head_with_range(self):
         # RFC 9110 §14.2 defines range handling for GET only, so a server may

@@ -118,6 +118,27 @@ static void test_parse(void)
 	check_context(NULL);
 }
 
+/* RFC 9110 §5.6.7: an RFC 850 year more than 50 years ahead is in the past */
+static void test_rfc850_year(void)
+{
+	const time_t y2026 = 1782864000; /* 2026-07-01 */
+	const time_t y2090 = 3802291200LL; /* 2090-06-28 */
+	static const char d94[] = "Sunday, 06-Nov-94 08:49:37 GMT";
+	static const char d70[] = "Thursday, 01-Jan-70 00:00:00 GMT";
+	static const char d76[] = "Friday, 01-Jan-76 00:00:00 GMT";
+	static const char d77[] = "Saturday, 01-Jan-77 00:00:00 GMT";
+	static const char d40[] = "Sunday, 01-Jan-40 00:00:00 GMT";
+	check_context("rfc850 two-digit year");
+	CHECK_EQ_INT(http_date_parse_at(d94, sizeof d94 - 1, y2026), 784111777); /* 2094 is too far */
+	CHECK_EQ_INT(http_date_parse_at(d70, sizeof d70 - 1, y2026), 3155760000LL); /* 2070: 44 years */
+	CHECK_EQ_INT(http_date_parse_at(d76, sizeof d76 - 1, y2026), 3345062400LL); /* 2076: 50 years */
+	CHECK_EQ_INT(http_date_parse_at(d77, sizeof d77 - 1, y2026), 220924800); /* 2077 -> 1977 */
+	CHECK_EQ_INT(http_date_parse_at(d40, sizeof d40 - 1, y2026), 2208988800LL); /* 2040 */
+	CHECK_EQ_INT(http_date_parse_at(d94, sizeof d94 - 1, y2090), 3939871777LL); /* 2094 */
+	CHECK_EQ_INT(http_date_parse_at(d40, sizeof d40 - 1, y2090), 2208988800LL); /* 2040, in the past */
+	check_context(NULL);
+}
+
 static void test_roundtrip(void)
 {
 	uint64_t seed = 2024;
@@ -147,6 +168,7 @@ int main(void)
 {
 	test_format();
 	test_parse();
+	test_rfc850_year();
 	test_roundtrip();
 	return check_done();
 }

@@ -744,6 +744,13 @@ static const struct pcase cases[] = {
     {.name = "two identical Host fields", IN("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"), .want = -400},
     {.name = "two Host fields in HTTP/1.0", IN("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), .want = -400},
     {.name = "Host with userinfo", IN("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n"), .want = -400},
+    {.name = "Host with bad percent-encoding", IN("GET / HTTP/1.1\r\nHost: %zz\r\n\r\n"), .want = -400},
+    {.name = "Host with cut percent-encoding", IN("GET / HTTP/1.1\r\nHost: a%4\r\n\r\n"), .want = -400},
+    {.name = "Host with percent before the port", IN("GET / HTTP/1.1\r\nHost: a%:80\r\n\r\n"), .want = -400},
+    {.name = "Host with percent-encoding",
+     IN("GET / HTTP/1.1\r\nHost: a%41b\r\n\r\n"),
+     .want = W_ALL,
+     .host = "a%41b"},
     {.name = "Host with inner space", IN("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), .want = -400},
     {.name = "Host list", IN("GET / HTTP/1.1\r\nHost: a, b\r\n\r\n"), .want = -400},
     {.name = "Host port too big", IN("GET / HTTP/1.1\r\nHost: h:99999\r\n\r\n"), .want = -400},
@@ -794,6 +801,19 @@ static const struct pcase cases[] = {
     {.name = "at in method", IN("G@T / HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
     {.name = "control in method", IN("G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
     {.name = "empty method", IN(" / HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
+    /* the first line is checked as it arrives, at offset 0 too: no wait for its LF */
+    {.name = "control in method, line incomplete", IN("G\x01T / HTTP/1.1"), .want = -400},
+    {.name = "TLS ClientHello", IN("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), .want = -400},
+    {.name = "method still arriving", IN("GET"), .want = HTTP_PARTIAL},
+    {.name = "CONNECT authority-form: not a proxy",
+     IN("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"),
+     .want = -501},
+    {.name = "CONNECT IPv6 authority", IN("CONNECT [::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -501},
+    {.name = "CONNECT without a port", IN("CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
+    {.name = "CONNECT empty port", IN("CONNECT a: HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
+    {.name = "CONNECT without a host", IN("CONNECT :443 HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
+    {.name = "CONNECT IPv6 without a port", IN("CONNECT [::1] HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
+    {.name = "CONNECT bad port", IN("CONNECT a:4x3 HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
     {.name = "target with UTF-8", IN("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
     {.name = "target with 0x80", IN("GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
     {.name = "target with SOH", IN("GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n"), .want = -400},
@@ -805,7 +825,10 @@ static const struct pcase cases[] = {
     {.name = "trailing space after version", IN("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), .want = -400},
     {.name = "HTTP/2.0", IN("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), .want = -505},
     {.name = "HTTP/0.9", IN("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), .want = -505},
-    {.name = "HTTP/1.2", IN("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), .want = -505},
+    /* RFC 9110 §2.5: a higher minor version is served as 1.1 */
+    {.name = "HTTP/1.2 as 1.1", IN("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), .want = W_ALL, .version = 11},
+    {.name = "HTTP/1.9 as 1.1", IN("GET / HTTP/1.9\r\nHost: a\r\n\r\n"), .want = W_ALL, .version = 11},
+    {.name = "HTTP/1.9 needs Host as 1.1 does", IN("GET / HTTP/1.9\r\n\r\n"), .want = -400},
     {.name = "HTTP/3.0", IN("GET / HTTP/3.0\r\nHost: a\r\n\r\n"), .want = -505},
     {.name = "HTTX/1.1", IN("GET / HTTX/1.1\r\nHost: a\r\n\r\n"), .want = -400},
     {.name = "http/1.1 lowercase", IN("GET / http/1.1\r\nHost: a\r\n\r\n"), .want = -400},
@@ -849,6 +872,14 @@ static const struct pcase cases[] = {
      * understood -> 501 (SHOULD). Both apply to "gzip" alone: either is fine. */
     {.name = "TE gzip alone", IN(POST_RL "Transfer-Encoding: gzip\r\n\r\n"), .want = W_400_501},
     {.name = "TE unknown coding", IN(POST_RL "Transfer-Encoding: foo\r\n\r\n"), .want = -501},
+    /* RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing */
+    {.name = "HTTP/1.0 with Transfer-Encoding",
+     IN("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+     .want = -400},
+    {.name = "HTTP/1.0 keep-alive with Transfer-Encoding",
+     IN("POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+        "3\r\n\r\n"),
+     .want = -400},
     {.name = "TE unknown, chunked", IN(POST_RL "Transfer-Encoding: foo, chunked\r\n\r\n"), .want = -501},
     {.name = "TE gzip, chunked", IN(POST_RL "Transfer-Encoding: gzip, chunked\r\n\r\n"), .want = -501},
     {.name = "TE chunked, gzip (chunked not last)",
@@ -1158,6 +1189,41 @@ static const struct ccase ccases[] = {
     {"no CRLF after data", IN("5\r\nhello0\r\n\r\n"), .want = -400},
     {"CR without LF after data", IN("5\r\nhello\rX0\r\n\r\n"), .want = -400},
     {"bare CR after last chunk", IN("0\r\n\rX"), .want = -400},
+    /* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) */
+    {"extension with BWS", IN("5 ; a = b\r\nhello\r\n0\t;\tc\r\n\r\n"), .want = 1, DATA("hello"),
+     .consumed = C_ALL},
+    {"extension quoted-pair", IN("5;a=\"q\\\"x\\\\\"\r\nhello\r\n0\r\n\r\n"), .want = 1, DATA("hello"),
+     .consumed = C_ALL},
+    {"extension quoted obs-text", IN("5;a=\"\xe9 t\"\r\nhello\r\n0\r\n\r\n"), .want = 1, DATA("hello"),
+     .consumed = C_ALL},
+    {"extension name then =-less ;", IN("5;a ;b\r\nhello\r\n0\r\n\r\n"), .want = 1, DATA("hello"),
+     .consumed = C_ALL},
+    {"junk after size", IN("3 junk junk\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"whitespace after size", IN("3 \r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"empty extension name", IN("3;\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"extension name not a token", IN("3;a/b\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"two names without ;", IN("3;a b\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"empty extension value", IN("3;a=\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"extension value not a token", IN("3;a=b/c\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"extension value, junk after", IN("3;a=b c\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"extension without a name", IN("3;=b\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"unterminated quoted extension", IN("3;a=\"b\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"junk after a quoted extension", IN("3;a=\"b\"c\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"control byte in a quoted extension", IN("3;a=\"\x01\"\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"control byte after a backslash", IN("3;a=\"\\\x01\"\r\nabc\r\n0\r\n\r\n"), .want = -400},
+    {"extension then bare LF", IN("3;a\nabc\r\n0\r\n\r\n"), .want = -400},
+    /* trailer field lines: token ":" field-value */
+    {"trailer with an empty value", IN("0\r\nX-T:\r\n\r\n"), .want = 1, DATA(""), .consumed = C_ALL},
+    {"trailer without OWS", IN("0\r\nX-T:v\r\n\r\n"), .want = 1, DATA(""), .consumed = C_ALL},
+    {"trailer with space before the colon", IN("0\r\nX-T : 1\r\n\r\n"), .want = -400},
+    {"trailer with tab before the colon", IN("0\r\nX-T\t: 1\r\n\r\n"), .want = -400},
+    {"trailer without a colon", IN("0\r\nX-T\r\n\r\n"), .want = -400},
+    {"trailer name not a token", IN("0\r\nX(T: 1\r\n\r\n"), .want = -400},
+    {"trailer name with a high byte", IN("0\r\nX\xe9: 1\r\n\r\n"), .want = -400},
+    {"trailer without a name", IN("0\r\n: 1\r\n\r\n"), .want = -400},
+    {"trailer obs-fold", IN("0\r\nX-T: 1\r\n 2\r\n\r\n"), .want = -400},
+    {"trailer with a control byte", IN("0\r\nX-T: a\x01\r\n\r\n"), .want = -400},
+    {"trailer with a bare CR", IN("0\r\nX-T: a\rb\r\n\r\n"), .want = -400},
 };
 
 /* Feed in[0..n) in pieces: step 0 means one byte at a time, otherwise split
@@ -1275,6 +1341,26 @@ static void test_chunked_limits(void)
 	sb_rep(&b, 'a', 3000);
 	sb_add(&b, "\r\nx\r\n0\r\n\r\n");
 	run_chunked("long extension under the limit", b.p, b.len, 1, "x", 1, C_ALL);
+
+	/* each line under the per-line limit, together over the per-body one:
+	 * gigabytes of extensions must not ride along a small decoded body */
+	b.len = 0;
+	for (unsigned k = 0; k <= HTTP_CHUNK_MAX_EXTS / 3000; k++) {
+		sb_add(&b, "1;");
+		sb_rep(&b, 'a', 2999);
+		sb_add(&b, "\r\nx\r\n");
+	}
+	sb_add(&b, "0\r\n\r\n");
+	run_chunked("extensions over HTTP_CHUNK_MAX_EXTS", b.p, b.len, -400, NULL, 0, 0);
+
+	b.len = 0;
+	for (unsigned k = 0; k < HTTP_CHUNK_MAX_EXTS / 3000; k++) {
+		sb_add(&b, "1;");
+		sb_rep(&b, 'a', 2999);
+		sb_add(&b, "\r\nx\r\n");
+	}
+	sb_add(&b, "0\r\n\r\n");
+	run_chunked("extensions just under HTTP_CHUNK_MAX_EXTS", b.p, b.len, 1, "xxxxx", 5, C_ALL);
 
 	b.len = 0;
 	sb_add(&b, "1\r\nx\r\n");
