@@ -15,6 +15,7 @@
 
 #define REQ_MAX 4096
 #define TIMEOUT_MS 5000
+#define ACCEPT_RETRY_MS 100 /* after running out of descriptors */
 #define OUT_MAX (1u << 20)
 
 struct metrics_client {
@@ -214,8 +215,15 @@ static void on_accept(struct loop *l, struct watch *w, uint32_t events)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno != EAGAIN) { /* out of descriptors: queued clients bring no new edge */
+				if (!timer_armed(&ms->retry))
+					log_warn("metrics: accept: %s; retrying every %d ms", strerror(errno),
+					         ACCEPT_RETRY_MS);
+				timer_arm(&ms->tq_retry, &ms->retry);
+			}
 			return;
 		}
+		timer_disarm(&ms->retry);
 		int slot = -1;
 		for (int i = 0; i < METRICS_MAX_CLIENTS && slot < 0; i++)
 			if (!ms->clients[i])
@@ -239,6 +247,12 @@ static void on_accept(struct loop *l, struct watch *w, uint32_t events)
 	}
 }
 
+static void on_retry(struct loop *l, struct timer *t)
+{
+	struct metrics_server *ms = container_of(t, struct metrics_server, retry);
+	on_accept(l, &ms->w, 0);
+}
+
 int metrics_open(struct metrics_server *ms, struct loop *l, const struct listen_spec *spec,
                  void (*status)(void *arg, struct ctl_status *st), void *arg, char *err, size_t errlen)
 {
@@ -260,6 +274,7 @@ int metrics_open(struct metrics_server *ms, struct loop *l, const struct listen_
 		return -1;
 	}
 	tqueue_init(l, &ms->tq, TIMEOUT_MS, on_timeout);
+	tqueue_init(l, &ms->tq_retry, ACCEPT_RETRY_MS, on_retry);
 	ms->open = 1;
 	char name[160];
 	listener_name(fd, spec, name, sizeof name);
@@ -274,6 +289,7 @@ void metrics_close(struct metrics_server *ms)
 	for (int i = 0; i < METRICS_MAX_CLIENTS; i++)
 		if (ms->clients[i])
 			client_close(ms->clients[i]);
+	timer_disarm(&ms->retry);
 	loop_unwatch(ms->loop, &ms->w);
 	close(ms->w.fd);
 	listener_unlink(&ms->spec);

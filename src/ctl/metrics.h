@@ -25,6 +25,8 @@ struct metrics_server {
 	void (*status)(void *arg, struct ctl_status *st);
 	void *arg;
 	struct tqueue tq;
+	struct tqueue tq_retry; /* accepting again after running out of descriptors */
+	struct timer retry;
 	struct metrics_client *clients[METRICS_MAX_CLIENTS];
 	struct listen_spec spec; /* a Unix socket file is removed at close */
 	int open;

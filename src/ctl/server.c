@@ -243,10 +243,18 @@ static void on_accept(struct loop *l, struct watch *w, uint32_t events)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
-				log_warn("control socket: accept: %s", strerror(errno));
+			if (errno == EAGAIN)
+				return;
+			/* out of descriptors (or memory): the clients already queued
+			 * bring no new edge, so try again shortly instead of waiting
+			 * for another client to connect */
+			if (!timer_armed(&cs->retry))
+				log_warn("control socket: accept: %s; retrying every %d ms", strerror(errno),
+				         CTL_ACCEPT_RETRY_MS);
+			timer_arm(&cs->tq_retry, &cs->retry);
 			return;
 		}
+		timer_disarm(&cs->retry);
 		uid_t uid = (uid_t)-1;
 		int refused = !peer_allowed(fd, &uid);
 		if (refused)
@@ -275,6 +283,12 @@ static void on_accept(struct loop *l, struct watch *w, uint32_t events)
 	}
 }
 
+static void on_retry(struct loop *l, struct timer *t)
+{
+	struct ctl_server *cs = container_of(t, struct ctl_server, retry);
+	on_accept(l, &cs->w, 0);
+}
+
 int ctl_server_open(struct ctl_server *cs, struct loop *l, const char *path, const struct ctl_ops *ops,
                     void *arg, char *err, size_t errlen)
 {
@@ -300,6 +314,7 @@ int ctl_server_open(struct ctl_server *cs, struct loop *l, const char *path, con
 		return -1;
 	}
 	tqueue_init(l, &cs->tq, CTL_CLIENT_TIMEOUT_MS, on_timeout);
+	tqueue_init(l, &cs->tq_retry, CTL_ACCEPT_RETRY_MS, on_retry);
 	cs->open = 1;
 	return 0;
 }
@@ -308,6 +323,7 @@ void ctl_server_close(struct ctl_server *cs)
 {
 	if (!cs->open)
 		return;
+	timer_disarm(&cs->retry);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (cs->clients[i])
 			client_close(cs->clients[i]);

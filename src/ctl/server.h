@@ -28,6 +28,7 @@ struct ctl_ops {
 
 #define CTL_MAX_CLIENTS 32
 #define CTL_CLIENT_TIMEOUT_MS 5000
+#define CTL_ACCEPT_RETRY_MS 100
 
 struct ctl_client;
 
@@ -38,6 +39,8 @@ struct ctl_server {
 	const struct ctl_ops *ops;
 	void *arg;
 	struct tqueue tq;
+	struct tqueue tq_retry; /* accepting again after running out of descriptors */
+	struct timer retry;
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	int open;
 };

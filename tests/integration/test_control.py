@@ -397,6 +397,48 @@ class ControlDefaultsTest(unittest.TestCase):
             root.cleanup()
             subprocess.run(["rm", "-rf", d])
 
+    def test_accept_resumes_after_running_out_of_descriptors(self):
+        # the master at a low descriptor limit: clients past it wait in the
+        # backlog, and are served once descriptors are free again, without
+        # another client having to connect
+        import resource
+        import select
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+
+        root = TempRoot()
+        d = tempfile.mkdtemp(prefix="hearth-ctl-")
+        socks = []
+        try:
+            ctl = os.path.join(d, "s.ctl")
+            with Server(root.path, "--workers", "1", "--control", ctl, preexec_fn=low_limit) as srv:
+                wait_for(lambda: answering(ctl) and len(status(ctl)["workers"]) == 1, what="one worker")
+                for i in range(28):
+                    c = socket.socket(socket.AF_UNIX)
+                    c.settimeout(5)
+                    c.connect(ctl)
+                    c.sendall(header(STATUS, i + 1, 0))
+                    socks.append(c)
+                waiting, served = list(socks), 0
+                deadline = time.monotonic() + 10
+                while waiting and time.monotonic() < deadline:
+                    ready, _, _ = select.select(waiting, [], [], 0.5)
+                    for c in ready:
+                        v, t, rid, p = read_reply(c)
+                        self.assertEqual(t, STATUS_REPLY)
+                        served += 1
+                        waiting.remove(c)
+                        c.close()  # frees the master's descriptor for the next
+                self.assertEqual(waiting, [], "%d of 28 served; the rest stayed in the backlog:\n%s"
+                                 % (served, srv.stderr_text()[-2000:]))
+                self.assertIn("accept: Too many open files; retrying", srv.stderr_text())
+        finally:
+            for c in socks:
+                c.close()
+            root.cleanup()
+            subprocess.run(["rm", "-rf", d])
+
     @unittest.skipUnless(os.geteuid() == 0, "needs root (to drop to another user)")
     def test_single_process_drops_privileges_after_the_control_socket(self):
         # --workers 0 as root: the control socket is made (root's, 0600, in a
