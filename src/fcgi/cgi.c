@@ -42,16 +42,11 @@ static int cgi_name_is(const char *name, size_t nlen, const char *want)
 	return 1;
 }
 
-size_t cgi_head_end(const char *buf, size_t len)
+/* The first "\n\n" or "\n\r\n" whose LF is at buf[at] or later: the offset
+ * just past it, or 0. */
+static size_t cgi_blank_line(const char *buf, size_t len, size_t at)
 {
-	if (len == 0)
-		return 0;
-	/* an empty first line: a head with no fields (malformed, but complete) */
-	if (buf[0] == '\n')
-		return 1;
-	if (len >= 2 && buf[0] == '\r' && buf[1] == '\n')
-		return 2;
-	const char *p = buf;
+	const char *p = buf + at;
 	const char *end = buf + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -67,6 +62,27 @@ size_t cgi_head_end(const char *buf, size_t len)
 	return 0;
 }
 
+size_t cgi_head_end(const char *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	/* an empty first line: a head with no fields (malformed, but complete) */
+	if (buf[0] == '\n')
+		return 1;
+	if (len >= 2 && buf[0] == '\r' && buf[1] == '\n')
+		return 2;
+	return cgi_blank_line(buf, len, 0);
+}
+
+size_t cgi_head_end_from(const char *buf, size_t len, size_t from)
+{
+	/* an end within the new bytes starts at most 2 bytes before them (its
+	 * LF, then CR LF); the empty first line is decided by the first 2 */
+	if (from < 3 || from > len)
+		return cgi_head_end(buf, len);
+	return cgi_blank_line(buf, len, from - 3);
+}
+
 /* Status value "NNN" or "NNN reason": 0, or -1 when malformed. */
 static int cgi_parse_status(struct cgi_head *h, const char *v, size_t vlen)
 {
@@ -76,7 +92,9 @@ static int cgi_parse_status(struct cgi_head *h, const char *v, size_t vlen)
 		if (v[i] < '0' || v[i] > '9')
 			return -1;
 	int code = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
-	if (code < 100 || code > 599)
+	/* a 1xx is no final response (RFC 9110 §15.2): the gateway would send it
+	 * as one, and the client would wait for another */
+	if (code < 200 || code > 599)
 		return -1;
 	size_t i = 3;
 	if (i < vlen && v[i] != ' ' && v[i] != '\t')

@@ -20,7 +20,7 @@ struct cgi_field {
 };
 
 struct cgi_head {
-	int status; /* from Status (100-599), else 302 with a non-local Location, else 200 */
+	int status; /* from Status (200-599), else 302 with a non-local Location, else 200 */
 	const char *reason; /* reason phrase after the Status code, or NULL */
 	uint32_t reason_len;
 	const char *location; /* Location value or NULL */
@@ -35,6 +35,9 @@ struct cgi_head {
 /* Where the head ends in buf[0..len): the offset just past the empty line, or
  * 0 when it has not arrived yet. */
 size_t cgi_head_end(const char *buf, size_t len);
+/* The same, when buf[0..from) was searched before without finding it: only
+ * the bytes from there on are looked at (linear however the head arrives). */
+size_t cgi_head_end_from(const char *buf, size_t len, size_t from);
 
 /* Parse the complete head buf[0..len) (len from cgi_head_end). 0, or -1 when
  * malformed: a line without a colon, an empty or non-token field name,

@@ -41,7 +41,11 @@
 #define POOL_MAX_IDLE 32 /* idle backend connections kept per worker */
 #define POOL_MAX_PER_BACKEND 4
 #define POOL_IDLE_MS 2000 /* an idle pooled connection is closed after this */
-#define STDERR_LOG_MAX 65536u /* STDERR bytes logged per request */
+/* STDERR: one error-log line per record, for the first few records of a
+ * request; the rest is counted and reported in one line at its end (an
+ * application can send 65535 records a request) */
+#define STDERR_LOG_LINES 5
+#define STDERR_LINE_MAX 1800
 #define MAX_REDIRECTS 5
 
 enum fstate { F_SPOOL, F_QUEUED, F_CONNECT, F_STREAM, F_FAILED };
@@ -85,6 +89,7 @@ struct fcgi_req {
 	enum body_mode mode;
 	uint64_t expected, sent; /* body bytes (BM_LENGTH) */
 	uint64_t in_left; /* Content-Length body still to come from the client */
+	uint64_t body_len; /* its Content-Length: in_left below it means bytes were taken */
 	int stdin_done; /* the empty STDIN record is queued */
 	/* chunked request bodies */
 	struct http_chunked chunked;
@@ -98,7 +103,9 @@ struct fcgi_req {
 	uint8_t protocol_status;
 	const uint8_t *pend; /* STDOUT bytes parsed but not yet in the write buffer */
 	size_t pend_len;
-	uint32_t stderr_logged;
+	unsigned stderr_lines; /* STDERR lines logged */
+	uint64_t stderr_more; /* STDERR bytes not logged */
+	uint32_t head_scanned; /* hbuf bytes already searched for the head's end */
 	unsigned redirects;
 	struct tqueue *tq_connect, *tq_read, *tq_send, *tq_queue;
 };
@@ -153,6 +160,7 @@ struct fcgi_state {
 static void on_up(struct loop *l, struct watch *w, uint32_t events);
 static void on_idle_timeout(struct loop *l, struct timer *t);
 static void backend_freed(struct fcgi_backend *b);
+static void log_stderr_rest(struct conn *c, struct fcgi_req *f);
 
 static struct fcgi_backend *backend_of(struct fcgi_state *st, const struct fcgi_req *f)
 {
@@ -534,26 +542,76 @@ static void params_close(struct pbuild *p)
 	p->b->len += pad;
 }
 
-static void param(struct pbuild *p, const char *name, size_t nlen, const char *value, size_t vlen)
+/* Room for a pair whose value is vlen bytes: where its value goes (the
+ * lengths and the name are written), or NULL (p->overflow set). */
+static char *param_open(struct pbuild *p, const char *name, size_t nlen, size_t vlen)
 {
 	struct buf *b = p->b;
 	if (p->overflow)
-		return;
+		return NULL;
 	size_t need = fcgi_nv_size(nlen, vlen);
+	if (need > FCGI_MAX_CONTENT) {
+		/* one pair in one record: its length field has 16 bits */
+		p->overflow = 1;
+		return NULL;
+	}
 	if (b->len - p->rec - FCGI_HEADER_LEN + need > FCGI_MAX_CONTENT) {
 		params_close(p);
 		if (buf_space(b) < FCGI_HEADER_LEN + 8) {
 			p->overflow = 1;
-			return;
+			return NULL;
 		}
 		params_open(p);
 	}
 	if (buf_space(b) < need + 8) { /* room for the padding too */
 		p->overflow = 1;
-		return;
+		return NULL;
 	}
-	b->len +=
-	    (uint32_t)fcgi_nv_encode((uint8_t *)b->data + b->len, buf_space(b), name, nlen, value, vlen);
+	char *at = b->data + b->len;
+	at += fcgi_nv_encode_head((uint8_t *)at, buf_space(b), name, nlen, vlen);
+	b->len += (uint32_t)need;
+	return at;
+}
+
+static void param(struct pbuild *p, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	char *at = param_open(p, name, nlen, vlen);
+	if (at && vlen)
+		memcpy(at, value, vlen);
+}
+
+/* A request field as HTTP_NAME: the values of every field of that name in
+ * one, joined with ", " (Cookie: "; ", RFC 9113 §8.2.3) — an application
+ * keeps one variable per name, so a second one would replace the first. */
+static void param_field(struct pbuild *p, const char *name, size_t nlen, const struct http_head *h,
+                        uint32_t first)
+{
+	const struct http_field *f0 = &h->fields[first];
+	int cookie = f0->name.len == 6 && !strncasecmp(f0->name.p, "cookie", 6);
+	size_t vlen = f0->value.len, more = 0;
+	for (uint32_t i = first + 1; i < h->nfields; i++) {
+		const struct http_field *fl = &h->fields[i];
+		if (fl->name.len == f0->name.len && !strncasecmp(fl->name.p, f0->name.p, f0->name.len)) {
+			vlen += 2 + fl->value.len;
+			more++;
+		}
+	}
+	char *at = param_open(p, name, nlen, vlen);
+	if (!at)
+		return;
+	if (f0->value.len)
+		memcpy(at, f0->value.p, f0->value.len);
+	at += f0->value.len;
+	for (uint32_t i = first + 1; more && i < h->nfields; i++) {
+		const struct http_field *fl = &h->fields[i];
+		if (fl->name.len == f0->name.len && !strncasecmp(fl->name.p, f0->name.p, f0->name.len)) {
+			memcpy(at, cookie ? "; " : ", ", 2);
+			if (fl->value.len)
+				memcpy(at + 2, fl->value.p, fl->value.len);
+			at += 2 + fl->value.len;
+			more--;
+		}
+	}
 }
 
 static void param_s(struct pbuild *p, const char *name, const char *value)
@@ -662,12 +720,18 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 		    (nl == 12 && !strncasecmp(fl->name.p, "content-type", 12)) ||
 		    (nl == 14 && !strncasecmp(fl->name.p, "content-length", 14)))
 			continue; /* httpoxy; and the two that have variables of their own */
+		uint32_t j = 0; /* an earlier field of the name has them all */
+		while (j < i &&
+		       !(h->fields[j].name.len == nl && !strncasecmp(h->fields[j].name.p, fl->name.p, nl)))
+			j++;
+		if (j < i)
+			continue;
 		memcpy(tmp, "HTTP_", 5);
 		for (size_t k = 0; k < nl; k++) {
 			char ch = fl->name.p[k];
 			tmp[5 + k] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
 		}
-		param(&p, tmp, 5 + nl, fl->value.p, fl->value.len);
+		param_field(&p, tmp, 5 + nl, h, i);
 	}
 	if (p.overflow)
 		return -1;
@@ -786,7 +850,9 @@ static int upstream_connect(struct conn *c, struct fcgi_req *f)
 		return -1;
 	}
 	int done = connect(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) == 0;
-	if (!done && errno != EINPROGRESS && errno != EAGAIN) {
+	/* EAGAIN is no connection: a Unix socket's backlog is full (or no
+	 * local port is left), nothing will complete later */
+	if (!done && errno != EINPROGRESS) {
 		int e = errno;
 		close(fd);
 		idle_put(st, u);
@@ -881,6 +947,13 @@ static void upstream_release(struct conn *c, struct fcgi_req *f)
 
 /* ---- life of a request ---- */
 
+/* Can the request go again, whole, on a new connection? Not when body bytes
+ * were taken from the client: they are gone (a spooled body is kept). */
+static int replayable(const struct fcgi_req *f)
+{
+	return f->spooled || f->in_left == f->body_len;
+}
+
 static struct fcgi_req *req_get(struct fcgi_state *st)
 {
 	struct fcgi_req *f = st->free;
@@ -900,6 +973,7 @@ void fcgi_release(struct conn *c)
 	if (!f)
 		return;
 	struct server *s = c->srv;
+	log_stderr_rest(c, f);
 	if (f->state == F_QUEUED)
 		queue_remove(backend_of(s->fcgi, f), f);
 	if (f->up) {
@@ -952,7 +1026,9 @@ int fcgi_start(struct conn *c)
 	/* after a local redirect the request is a GET without a body (what was
 	 * left of the original body was read by the first application) */
 	int has_body = !x->redirects && ((h->flags & HTTP_F_CHUNKED) || h->content_length > 0);
-	if ((h->flags & HTTP_F_EXPECT_100) && has_body && buf_avail(c->rbuf) == x->head_len) {
+	/* never to an HTTP/1.0 client (RFC 9110 §15.2) */
+	if ((h->flags & HTTP_F_EXPECT_100) && has_body && h->version == 11 &&
+	    buf_avail(c->rbuf) == x->head_len) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (buf_space(c->wbuf) >= sizeof cont - 1) {
 			memcpy(c->wbuf->data + c->wbuf->len, cont, sizeof cont - 1);
@@ -965,8 +1041,9 @@ int fcgi_start(struct conn *c)
 		f->state = F_SPOOL;
 		return 0;
 	}
-	f->in_left = has_body ? (uint64_t)h->content_length : 0;
+	f->in_left = f->body_len = has_body ? (uint64_t)h->content_length : 0;
 	if (build_head(c, f) < 0) {
+		log_info("FastCGI: request head for \"%s\" too large for PARAMS records", logpath(x));
 		f->status = 431;
 		f->state = F_FAILED;
 		return 0;
@@ -979,7 +1056,7 @@ int fcgi_start(struct conn *c)
 }
 
 /* Body bytes the client sent after the head, still in rbuf. */
-static uint32_t client_body_avail(struct conn *c)
+static uint32_t client_body_avail(const struct conn *c)
 {
 	struct xfer *x = c->x;
 	return c->rbuf ? c->rbuf->len - (c->rbuf->start + x->head_len) : 0;
@@ -1002,11 +1079,28 @@ static int client_pull(struct conn *c)
 	if (c->rbuf && buf_space(c->rbuf) == 0)
 		return 0;
 	int r = conn_read(c);
-	if (r == IO_DONE)
+	if (r == IO_DONE) {
+		/* the body timeout counts between reads: wait_for_io arms it anew */
+		if (c->tq == TQ_BODY)
+			timer_disarm(&c->timer);
 		return 1;
+	}
 	if (r == IO_WAIT)
 		return 0;
 	return -1;
+}
+
+int fcgi_body_wait(const struct conn *c)
+{
+	const struct fcgi_req *f = c->x ? c->x->fcgi : NULL;
+	if (!f)
+		return 0;
+	/* F_STREAM: with STDIN still in ubuf, the application is the one slow
+	 * (send-timeout); the body bytes wait in the client's socket */
+	int wait =
+	    f->state == F_SPOOL || (f->state == F_STREAM && !f->spooled && f->in_left > 0 &&
+	                            client_body_avail(c) == 0 && (!f->ubuf || buf_avail(f->ubuf) == 0));
+	return wait ? 1 + f->head_sent : 0;
 }
 
 /* Chunked body -> spool. 1 when complete, 0 to wait, -1 with f->status. */
@@ -1174,22 +1268,45 @@ static int upstream_write(struct fcgi_req *f)
 
 static void log_stderr(struct conn *c, struct fcgi_req *f, const uint8_t *p, size_t n)
 {
-	if (f->stderr_logged >= STDERR_LOG_MAX)
+	if (f->stderr_lines >= STDERR_LOG_LINES) {
+		f->stderr_more += n;
 		return;
-	if (n > STDERR_LOG_MAX - f->stderr_logged)
-		n = STDERR_LOG_MAX - f->stderr_logged;
-	f->stderr_logged += (uint32_t)n;
+	}
+	f->stderr_lines++;
 	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
-	if (n > 1800)
-		n = 1800; /* one error-log line */
+	if (n > STDERR_LINE_MAX) {
+		f->stderr_more += n - STDERR_LINE_MAX;
+		n = STDERR_LINE_MAX; /* one error-log line */
+	}
 	char host[64];
 	conn_peer_host(c, host, sizeof host);
-	char clean[1801];
+	char clean[STDERR_LINE_MAX + 1];
 	for (size_t i = 0; i < n; i++)
 		clean[i] = (p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f ? ' ' : (char)p[i];
 	clean[n] = '\0';
 	log_warn("FastCGI stderr for \"%s\" (client %s): %s", logpath(c->x), host, clean);
+}
+
+/* What log_stderr left out, in one line when the request ends. */
+static void log_stderr_rest(struct conn *c, struct fcgi_req *f)
+{
+	if (!f->stderr_more)
+		return;
+	char host[64];
+	conn_peer_host(c, host, sizeof host);
+	log_warn("FastCGI stderr for \"%s\" (client %s): %llu more bytes not logged", logpath(c->x), host,
+	         (unsigned long long)f->stderr_more);
+	f->stderr_more = 0;
+}
+
+/* resp_end_head could not fit the head and wrote a 500 in its place: that
+ * is the answer, fail_now must not add another. */
+static int head_refused(struct fcgi_req *f)
+{
+	f->head_sent = 1;
+	f->mode = BM_NONE;
+	return -1;
 }
 
 /* The CGI head is complete in hbuf: write the HTTP response head. */
@@ -1208,26 +1325,40 @@ static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
 		f->status = 500;
 		return -1;
 	}
-	if (ch.local_redirect && ch.location_len < XFER_PATH_MAX) {
+	if (ch.local_redirect) {
 		/* RFC 3875 §6.2.2: the server fetches the local resource itself */
 		char loc[XFER_PATH_MAX];
-		memcpy(loc, ch.location, ch.location_len);
 		size_t ll = ch.location_len;
-		const char *q = memchr(loc, '?', ll);
-		int r =
-		    path_normalize(loc, q ? (size_t)(q - loc) : ll, x->path, sizeof x->path, &x->path_len);
-		if (r != PATH_OK) {
+		const char *q = ll < sizeof loc ? memchr(ch.location, '?', ll) : NULL;
+		size_t ql = q ? ll - (size_t)(q - ch.location) - 1 : 0;
+		/* a cut path or a dropped query would fetch another resource than
+		 * the one asked for */
+		if (ll >= sizeof loc || ql >= sizeof x->redirect_query) {
+			log_error("FastCGI %s: local redirect for \"%s\" too long (%s of %zu bytes)",
+			          f->route->backends[f->backend].text, logpath(x),
+			          ll >= sizeof loc ? "Location" : "query", ll >= sizeof loc ? ll : ql);
 			f->status = 502;
 			return -1;
 		}
-		size_t ql = q ? ll - (size_t)(q - loc) - 1 : 0;
-		if (ql >= sizeof x->redirect_query)
-			ql = 0;
+		memcpy(loc, ch.location, ll);
+		q = q ? loc + (q - ch.location) : NULL;
+		int r =
+		    path_normalize(loc, q ? (size_t)(q - loc) : ll, x->path, sizeof x->path, &x->path_len);
+		if (r != PATH_OK) {
+			log_error("FastCGI %s: unusable local redirect for \"%s\"",
+			          f->route->backends[f->backend].text, logpath(x));
+			f->status = 502;
+			return -1;
+		}
 		if (ql)
 			memcpy(x->redirect_query, q + 1, ql);
 		x->redirect_query[ql] = '\0';
 		return 2;
 	}
+	/* request body the client has not sent yet cannot be told from its next
+	 * request: the connection closes after this response (RFC 9112 §9.3) */
+	if (!f->spooled && f->in_left > 0)
+		x->flags |= XF_CLOSE;
 	resp_start(c, ch.status);
 	static const char *const hop[] = {"connection", "keep-alive", "transfer-encoding", "proxy-connection",
 	                                  "upgrade",    "te",         "trailer",           "content-length",
@@ -1251,21 +1382,21 @@ static int send_head(struct conn *c, struct fcgi_req *f, size_t head_len)
 		f->mode = no_body ? BM_NONE : BM_LENGTH;
 		f->expected = (uint64_t)ch.content_length;
 		if (resp_end_head(c, ch.content_length) < 0)
-			return -1;
+			return head_refused(f);
 	} else if (no_body) {
 		f->mode = BM_NONE;
 		if (resp_end_head(c, (x->flags & XF_HEAD) ? -1 : 0) < 0)
-			return -1;
+			return head_refused(f);
 	} else if (x->head.version == 11) {
 		f->mode = BM_CHUNKED;
 		resp_header(c, "Transfer-Encoding", "chunked");
 		if (resp_end_head(c, -1) < 0)
-			return -1;
+			return head_refused(f);
 	} else {
 		f->mode = BM_CLOSE;
 		x->flags |= XF_CLOSE;
 		if (resp_end_head(c, -1) < 0)
-			return -1;
+			return head_refused(f);
 	}
 	f->head_sent = 1;
 	return 0;
@@ -1373,7 +1504,10 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 				size_t before = hb->len;
 				memcpy(hb->data + hb->len, ev.data, take);
 				hb->len += (uint32_t)take;
-				size_t end = cgi_head_end(hb->data, hb->len);
+				/* only the new bytes are searched (a head sent a byte
+				 * a record would otherwise cost quadratic time) */
+				size_t end = cgi_head_end_from(hb->data, hb->len, f->head_scanned);
+				f->head_scanned = hb->len;
 				if (!end) {
 					if (take < ev.len) {
 						log_error("FastCGI response head for \"%s\" over %u bytes",
@@ -1429,8 +1563,15 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 			return progress;
 		}
 		/* closed or reset before END_REQUEST */
-		if (!f->got_output && f->reused) {
-			f->status = -1; /* a stale pooled connection: retry */
+		if (!f->got_output && f->reused && f->tries == 0) {
+			if (replayable(f)) {
+				f->status = -1; /* a stale pooled connection: retry */
+				return -1;
+			}
+			log_error("FastCGI %s closed a pooled connection during \"%s\" after request body "
+			          "bytes went to it: not retried",
+			          f->route->backends[f->backend].text, logpath(c->x));
+			f->status = 502;
 			return -1;
 		}
 		log_error("FastCGI %s closed the connection in the middle of \"%s\"",
@@ -1495,6 +1636,7 @@ static int restart_fresh(struct conn *c, struct fcgi_req *f)
 	fcgi_parser_init(&f->parser, REQUEST_ID);
 	f->ibuf->start = f->ibuf->len = 0;
 	f->stdin_done = 0;
+	f->spool_off = 0;
 	if (build_head(c, f) < 0 || upstream_connect(c, f) < 0) {
 		f->status = 502;
 		return -1;
@@ -1562,6 +1704,8 @@ int fcgi_drive(struct conn *c)
 			if (r == 0)
 				break;
 			if (build_head(c, f) < 0) {
+				log_info("FastCGI: request head for \"%s\" too large for PARAMS records",
+				         logpath(x));
 				f->status = 431;
 				return fail_now(c, f);
 			}
@@ -1600,8 +1744,16 @@ int fcgi_drive(struct conn *c)
 			progress |= r;
 			r = upstream_write(f);
 			if (r < 0) {
-				if (f->reused && !f->got_output && f->tries == 0 && restart_fresh(c, f) == 0)
+				int e = errno;
+				if (f->reused && !f->got_output && f->tries == 0 && replayable(f) &&
+				    restart_fresh(c, f) == 0)
 					continue;
+				log_error(
+				    "FastCGI %s: sending \"%s\": %s%s", f->route->backends[f->backend].text,
+				    logpath(x), strerror(e),
+				    f->reused && !f->got_output && f->tries == 0
+				        ? " (a pooled connection; request body bytes were taken: not retried)"
+				        : "");
 				f->status = 502;
 				return fail_now(c, f);
 			}
@@ -1656,7 +1808,15 @@ int fcgi_drive(struct conn *c)
 				f->status = 502;
 				return fail_now(c, f);
 			}
-			if (f->mode == BM_CHUNKED && !f->last_chunk) {
+			if (f->protocol_status != FCGI_REQUEST_COMPLETE) {
+				/* the application says the request failed: the client
+				 * must not take the response for a complete one */
+				log_error("FastCGI %s failed \"%s\" after its response began (protocol "
+				          "status %u): cutting the connection",
+				          f->route->backends[f->backend].text, logpath(x),
+				          f->protocol_status);
+				x->flags |= XF_CLOSE; /* and no last chunk */
+			} else if (f->mode == BM_CHUNKED && !f->last_chunk) {
 				if (ensure_wbuf(c) < 0 || buf_space(c->wbuf) < 5)
 					break; /* after the next flush */
 				memcpy(c->wbuf->data + c->wbuf->len, "0\r\n\r\n", 5);
@@ -1666,6 +1826,8 @@ int fcgi_drive(struct conn *c)
 				          logpath(x));
 				x->flags |= XF_CLOSE; /* the client cannot be told otherwise */
 			}
+			if (!f->spooled && f->in_left > 0)
+				x->flags |= XF_CLOSE; /* the rest of the body is not a request */
 			upstream_release(c, f);
 			return FCGI_DONE;
 		}

@@ -29,6 +29,10 @@ int fcgi_start(struct conn *c);
  * application asked for a local redirect: x->path holds the new path, to be
  * routed again as a GET). */
 int fcgi_drive(struct conn *c);
+/* Is the gateway waiting for request body bytes from the client (the body
+ * timeout applies)? 0 no; 1 yes, nothing answered yet; 2 yes, but the
+ * response has begun (too late for a 408). */
+int fcgi_body_wait(const struct conn *c);
 /* Free the exchange's gateway state; an unfinished backend request is
  * aborted (ABORT_REQUEST) and its connection closed. */
 void fcgi_release(struct conn *c);

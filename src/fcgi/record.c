@@ -80,7 +80,7 @@ static size_t fcgi_nv_putlen(uint8_t *out, size_t n)
 	return 4;
 }
 
-size_t fcgi_nv_encode(uint8_t *out, size_t cap, const char *name, size_t nlen, const char *value, size_t vlen)
+size_t fcgi_nv_encode_head(uint8_t *out, size_t cap, const char *name, size_t nlen, size_t vlen)
 {
 	if (nlen > 0x7fffffffu || vlen > 0x7fffffffu)
 		return 0;
@@ -91,7 +91,14 @@ size_t fcgi_nv_encode(uint8_t *out, size_t cap, const char *name, size_t nlen, c
 	pos += fcgi_nv_putlen(out + pos, vlen);
 	if (nlen)
 		memcpy(out + pos, name, nlen);
-	pos += nlen;
+	return pos + nlen;
+}
+
+size_t fcgi_nv_encode(uint8_t *out, size_t cap, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	size_t pos = fcgi_nv_encode_head(out, cap, name, nlen, vlen);
+	if (!pos)
+		return 0;
 	if (vlen)
 		memcpy(out + pos, value, vlen);
 	return pos + vlen;
@@ -171,6 +178,15 @@ static int fcgi_parser_begin_record(struct fcgi_parser *p)
 		return FCGI_E_VERSION;
 	switch (h->type) {
 	case FCGI_STDOUT:
+		if (h->request_id != p->request_id)
+			return FCGI_E_ID;
+		/* output after the end of the stream: whatever the gateway did with
+		 * the end (the response may be complete), this is not a response */
+		if (p->stdout_ended)
+			return FCGI_E_TYPE;
+		if (h->content_length == 0)
+			p->stdout_ended = 1;
+		break;
 	case FCGI_STDERR:
 		if (h->request_id != p->request_id)
 			return FCGI_E_ID;
@@ -182,7 +198,12 @@ static int fcgi_parser_begin_record(struct fcgi_parser *p)
 			return FCGI_E_LENGTH;
 		break;
 	case FCGI_GET_VALUES_RESULT:
-	case FCGI_UNKNOWN_TYPE: break; /* management records: skipped, whatever their id */
+	case FCGI_UNKNOWN_TYPE:
+		/* management records (skipped) have id 0; with a request's id they
+		 * are no record an application sends */
+		if (h->request_id != 0)
+			return FCGI_E_ID;
+		break;
 	default: return FCGI_E_TYPE;
 	}
 	p->content_left = h->content_length;

@@ -41,7 +41,7 @@ enum fcgi_protocol_status {
 
 enum fcgi_err {
 	FCGI_E_VERSION = -1, /* version is not 1 */
-	FCGI_E_TYPE = -2, /* a record type a web server never receives */
+	FCGI_E_TYPE = -2, /* a record type a web server never receives (or no longer: STDOUT after its end) */
 	FCGI_E_ID = -3, /* a request id other than the one expected */
 	FCGI_E_LENGTH = -4, /* a length that does not fit the record type */
 	FCGI_E_NV = -5, /* malformed name-value pair */
@@ -72,6 +72,9 @@ size_t fcgi_nv_size(size_t nlen, size_t vlen);
  * length is over 2^31 - 1. */
 size_t fcgi_nv_encode(uint8_t *out, size_t cap, const char *name, size_t nlen, const char *value,
                       size_t vlen);
+/* The same without the value: the lengths and the name, when the caller
+ * writes the vlen value bytes after them itself. Bytes written, or 0. */
+size_t fcgi_nv_encode_head(uint8_t *out, size_t cap, const char *name, size_t nlen, size_t vlen);
 
 /* ---- reading (application -> web server) ---- */
 
@@ -94,6 +97,7 @@ struct fcgi_parser {
 	uint8_t end[8]; /* END_REQUEST body collected */
 	uint8_t end_len;
 	int done; /* END_REQUEST seen */
+	int stdout_ended; /* the empty STDOUT record seen */
 };
 
 enum fcgi_event_type {
@@ -116,8 +120,10 @@ void fcgi_parser_init(struct fcgi_parser *p, uint16_t request_id);
  * ready, or a negative FCGI_E_* error. *used is the input consumed either way.
  * After FCGI_EV_END, further bytes are an error (FCGI_E_LENGTH). Records of
  * other types the application may send (GET_VALUES_RESULT, UNKNOWN_TYPE) are
- * skipped; BEGIN/ABORT/PARAMS/STDIN/DATA/GET_VALUES are FCGI_E_TYPE. An
- * empty STDOUT or STDERR record is legal and produces no event. */
+ * skipped when their request id is 0 (management records), FCGI_E_ID
+ * otherwise; BEGIN/ABORT/PARAMS/STDIN/DATA/GET_VALUES are FCGI_E_TYPE. An
+ * empty STDOUT or STDERR record produces no event; the empty STDOUT record
+ * ends that stream, and any STDOUT record after it is FCGI_E_TYPE. */
 int fcgi_parse(struct fcgi_parser *p, const uint8_t *in, size_t len, size_t *used, struct fcgi_event *ev);
 
 #endif

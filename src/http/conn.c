@@ -478,6 +478,30 @@ static int fail(struct conn *c, int status, const char *why)
 	return R_PROGRESS;
 }
 
+/* Did this connection's PROXY header leave the client unknown (v1 UNKNOWN,
+ * v2 LOCAL or AF_UNIX)? Then c->peer is still the balancer's socket, and a
+ * forwarded address in the request came from whoever the client is: never
+ * believed. The kernel's peer is compared (no flag in struct conn for it);
+ * asked only when a forwarded address would otherwise be taken. */
+static int proxy_gave_no_client(const struct conn *c)
+{
+	if (c->listener >= c->srv->cfg->nlisten || !c->srv->cfg->listen[c->listener].proxy)
+		return 0;
+	if (c->peer.sa.sa_family != AF_INET && c->peer.sa.sa_family != AF_INET6)
+		return 1;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getpeername(c->w.fd, (struct sockaddr *)&ss, &sl) < 0)
+		return 1;
+	if (ss.ss_family != c->peer.sa.sa_family)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return memcmp(&((struct sockaddr_in *)&ss)->sin_addr, &c->peer.in4.sin_addr, 4) == 0 &&
+		       ((struct sockaddr_in *)&ss)->sin_port == c->peer.in4.sin_port;
+	return memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, &c->peer.in6.sin6_addr, 16) == 0 &&
+	       ((struct sockaddr_in6 *)&ss)->sin6_port == c->peer.in6.sin6_port;
+}
+
 /* After the head: connection decisions, the site, the clean path, and
  * whether a FastCGI application answers. */
 static void prepare_request(struct conn *c)
@@ -494,7 +518,7 @@ static void prepare_request(struct conn *c)
 		x->flags |= XF_CLOSE; /* leaving: the balancer should send this client elsewhere */
 	if (cfg->trust_forwarded && conf_peer_trusted(cfg, &c->peer.sa)) {
 		struct sockaddr_storage ss;
-		if (forwarded_client(h, &ss) == 0) {
+		if (forwarded_client(h, &ss) == 0 && !proxy_gave_no_client(c)) {
 			memcpy(&x->client, &ss, sizeof x->client);
 			x->has_client = 1;
 		}
@@ -706,6 +730,16 @@ static void wait_for_io(struct conn *c)
 			set_timer(c, TQ_HEADER);
 		break;
 	case C_BODY: set_timer(c, TQ_BODY); break;
+	case C_FCGI:
+		/* a FastCGI request body: --timeout-body between reads, as above */
+		if (fcgi_body_wait(c)) {
+			if (c->tq != TQ_BODY || !timer_armed(&c->timer))
+				set_timer(c, TQ_BODY);
+		} else if (c->tq == TQ_BODY) {
+			timer_disarm(&c->timer);
+			c->tq = TQ_NONE;
+		}
+		break;
 	default: break;
 	}
 	/* waiting holds no empty buffer: a quiet connection costs only its struct */
@@ -1012,9 +1046,13 @@ void conn_on_timeout(struct loop *l, struct timer *t)
 	conn_peer_host(c, host, sizeof host);
 	if ((c->flags & CF_WAIT_OUT) || c->state == C_SEND) {
 		log_info("client %s: send timeout, closing", host);
-	} else if (c->state == C_BODY || (c->state == C_HEAD && c->rbuf && buf_avail(c->rbuf))) {
+	} else if (c->state == C_FCGI && !(c->tq == TQ_BODY && fcgi_body_wait(c) == 1)) {
+		/* the response has begun: a 408 would land in its middle */
+		log_info("client %s: timeout during a FastCGI exchange, closing", host);
+	} else if (c->state == C_BODY || c->state == C_FCGI ||
+	           (c->state == C_HEAD && c->rbuf && buf_avail(c->rbuf))) {
 		log_info("client %s: %s timeout, answering 408", host,
-		         c->state == C_BODY ? "body" : "header");
+		         c->state == C_HEAD ? "header" : "body");
 		ssize_t n = send(c->w.fd, resp_408, sizeof resp_408 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)n;
 	}

@@ -458,6 +458,38 @@ class ForwardedTest(Case):
         self.assertEqual(self.addr_with(h, ("X-Forwarded-For", "203.0.113.7")), "127.0.0.1")
         self.assertEqual(self.addr_with(h, ("Forwarded", "for=203.0.113.8")), "127.0.0.1")
 
+    def test_no_client_from_the_proxy_header_no_trust(self):
+        """A PROXY header without a client address (v1 UNKNOWN, v2 LOCAL, v2
+        AF_UNIX) leaves the balancer's socket as the peer; a forwarded address
+        in the request then came from the unknown client and is not believed
+        (access log and REMOTE_ADDR). One the header names is judged as usual."""
+        app = FcgiApp("127.0.0.1:0").start()
+        self.apps.append(app)
+        h = self.start("--trust-forwarded", "--fastcgi", "*.fcgi=" + app.address)
+        unix_addrs = b"/tmp/client.sock".ljust(108, b"\0") + b"/tmp/server.sock".ljust(108, b"\0")
+        headers = {
+            "v1 UNKNOWN": b"PROXY UNKNOWN\r\n",
+            "v1 UNKNOWN with addresses": b"PROXY UNKNOWN 192.0.2.1 127.0.0.1 1 2\r\n",
+            "v2 LOCAL": HAPROXY_CHECK_HEADER,
+            "v2 LOCAL with addresses": v2("127.0.0.7", "127.0.0.1", 1, 2, command=0x0),
+            "v2 AF_UNIX": V2_SIG + b"\x21\x31" + struct.pack("!H", len(unix_addrs)) + unix_addrs,
+        }
+        for name, hdr in headers.items():
+            for field in (("X-Forwarded-For", "6.6.6.6"), ("Forwarded", "for=6.6.6.6")):
+                with self.subTest(header=name, field=field[0]):
+                    # the balancer's socket (a v2 AF_UNIX source shows as "unix:")
+                    self.assertIn(self.client_of(h, hdr, headers=[field]), ("127.0.0.1", "unix:"))
+                    raw = exchange(h.main, hdr + request_bytes("/echo.fcgi", headers=[field]))
+                    status, _, body = parse_response(raw)
+                    self.assertEqual(status, 200, raw[:300])
+                    self.assertNotEqual(json.loads(body)["params"]["REMOTE_ADDR"], "6.6.6.6")
+        # a client the header names, itself a trusted proxy: its X-Forwarded-For counts
+        self.assertEqual(self.client_of(h, v1("127.0.0.5", "127.0.0.1", 1, 80),
+                                        headers=[("X-Forwarded-For", "6.6.6.6")]), "6.6.6.6")
+        # and one that is not: it does not
+        self.assertEqual(self.client_of(h, v1("192.0.2.5", "127.0.0.1", 1, 80),
+                                        headers=[("X-Forwarded-For", "6.6.6.6")]), "192.0.2.5")
+
     def test_trusted_source_network(self):
         h = self.start("--trust-forwarded", "--proxy-from", "127.0.0.4/32", listen="127.0.0.1:0")
         self.assertEqual(self.addr_with(h, ("X-Forwarded-For", "203.0.113.9"), source="127.0.0.4"), "203.0.113.9")

@@ -553,29 +553,29 @@ static void test_nv_malformed(void)
 static char body300[300];
 
 /* What php-fpm sends for a small page, plus the odd things the spec allows:
- * padding that does not align, an empty STDOUT in the middle, management
- * records with id 0, an empty STDERR to close it. */
+ * padding that does not align, an empty STDERR in the middle, management
+ * records with id 0, the empty STDOUT with padding, an empty STDERR to
+ * close it. */
 static void build_php_stream(struct stream *s, int with_mgmt)
 {
 	put_str(s, FCGI_STDOUT, "X-Powered-By: PHP/8.2.7\r\nContent-type: text/html; charset=UTF-8\r\n\r\n");
 	put_str(s, FCGI_STDERR,
 	        "PHP message: PHP Warning:  Undefined variable $x in /var/www/index.php on line 3");
-	put_output(s, FCGI_STDOUT, "", 0, 0);
+	put_output(s, FCGI_STDERR, "", 0, 0);
 	put_str(s, FCGI_STDOUT, "<html><body>hello</body></html>\n");
 	if (with_mgmt) {
 		uint8_t nv[64];
 		size_t n = fcgi_nv_encode(nv, sizeof nv, "FCGI_MPXS_CONNS", 15, "0", 1);
 		put_raw(s, FCGI_VERSION_1, FCGI_GET_VALUES_RESULT, 0, (uint16_t)n, nv, 7);
 		put_raw(s, FCGI_VERSION_1, FCGI_UNKNOWN_TYPE, 0, 8, "\x0c\0\0\0\0\0\0\0", 0);
-		put_raw(s, FCGI_VERSION_1, FCGI_UNKNOWN_TYPE, 9, 0, NULL, 3);
+		put_raw(s, FCGI_VERSION_1, FCGI_UNKNOWN_TYPE, 0, 0, NULL, 3);
 	}
 	for (size_t i = 0; i < sizeof body300; i++)
 		body300[i] = (char)('a' + i % 26);
 	put_output(s, FCGI_STDOUT, body300, 300, 4); /* padding that does not align */
 	put_output(s, FCGI_STDOUT, "!", 1, 255); /* the most padding there is */
 	put_output(s, FCGI_STDERR, "\0\xff", 2, 0); /* binary bytes */
-	put_output(s, FCGI_STDOUT, "", 0, 8); /* empty with padding */
-	put_output(s, FCGI_STDOUT, "", 0, 0); /* end of STDOUT */
+	put_output(s, FCGI_STDOUT, "", 0, 8); /* end of STDOUT, with padding */
 	put_output(s, FCGI_STDERR, "", 0, 0); /* end of STDERR */
 	put_end(s, RID, 0, FCGI_REQUEST_COMPLETE, 0);
 }
@@ -745,11 +745,12 @@ static void test_parse_end_status(void)
 	check_context(NULL);
 }
 
-enum { PREFIX_NONE, PREFIX_OUTPUT };
+enum { PREFIX_NONE, PREFIX_OUTPUT, PREFIX_ENDED };
 
 struct bad_case {
 	const char *name;
-	int prefix; /* a good STDOUT record first (its output must still come out) */
+	int prefix; /* a good STDOUT record first (its output must still come out);
+	             * PREFIX_ENDED: and the empty one that ends STDOUT */
 	uint8_t hdr[8]; /* the bad record's header; content follows as zeros */
 	int want;
 };
@@ -782,14 +783,21 @@ static void test_parse_malformed(void)
 	    {"END length 9", PREFIX_OUTPUT, {1, 3, 0, RID, 0, 9, 7, 0}, FCGI_E_LENGTH},
 	    {"END length 0", PREFIX_NONE, {1, 3, 0, RID, 0, 0, 0, 0}, FCGI_E_LENGTH},
 	    {"END length 0x0108", PREFIX_NONE, {1, 3, 0, RID, 1, 8, 0, 0}, FCGI_E_LENGTH},
+	    {"STDOUT after its end", PREFIX_ENDED, {1, 6, 0, RID, 0, 1, 0, 0}, FCGI_E_TYPE},
+	    {"empty STDOUT after its end", PREFIX_ENDED, {1, 6, 0, RID, 0, 0, 0, 0}, FCGI_E_TYPE},
+	    {"GET_VALUES_RESULT id 1", PREFIX_NONE, {1, 10, 0, RID, 0, 0, 0, 0}, FCGI_E_ID},
+	    {"UNKNOWN_TYPE id 1", PREFIX_OUTPUT, {1, 11, 0, RID, 0, 8, 0, 0}, FCGI_E_ID},
+	    {"UNKNOWN_TYPE id 9", PREFIX_OUTPUT, {1, 11, 0, 9, 0, 0, 3, 0}, FCGI_E_ID},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct bad_case *c = &cases[i];
 		check_context("malformed: %s", c->name);
 		struct stream s;
 		stream_init(&s);
-		if (c->prefix == PREFIX_OUTPUT)
+		if (c->prefix != PREFIX_NONE)
 			put_str(&s, FCGI_STDOUT, "Content-type: text/html\r\n\r\nok");
+		if (c->prefix == PREFIX_ENDED)
+			put_output(&s, FCGI_STDOUT, "", 0, 0);
 		size_t bad_end = s.len + 8;
 		put(&s, c->hdr, 8);
 		for (int k = 0; k < 16; k++)
@@ -1018,6 +1026,50 @@ static void test_cgi_head_end(void)
 	check_context(NULL);
 }
 
+/* cgi_head_end_from, resuming where the last search of a growing buffer
+ * stopped, gives what a whole search gives, for every way of cutting the
+ * arrival into two steps and for one byte at a time. */
+static void test_cgi_head_end_from(void)
+{
+	static const char *heads[] = {
+	    "X-Powered-By: PHP/8.2.7\r\nContent-type: text/html; charset=UTF-8\r\n\r\n<!DOCTYPE html>\n\n",
+	    "Status: 302 Found\nLocation: /x\n\nbody",
+	    "A: b\r\n\nrest",
+	    "A: b\n\r\nrest\r\n\r\n",
+	    "\r\nbody\n\n",
+	    "\nbody",
+	    "A: b\r\r\n\r\n",
+	    "A: b\n\rx\n\n",
+	    "A: bcdefgh\r\nC: d\r\n\r\n",
+	    "A: b\r\nC: d\r\n",
+	};
+	for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+		size_t n = strlen(heads[i]);
+		char *q = (char *)dup_bytes(heads[i], n);
+		for (size_t from = 0; from <= n; from++) {
+			/* the first search covered [0, from) and found nothing */
+			if (from && cgi_head_end(q, from))
+				break;
+			for (size_t len = from; len <= n; len++) {
+				check_context("head_end_from %zu from %zu len %zu", i, from, len);
+				if (!CHECK_EQ_U64(cgi_head_end_from(q, len, from), cgi_head_end(q, len)))
+					goto next;
+			}
+		}
+		/* one byte at a time, as the gateway calls it */
+		size_t scanned = 0, end = 0;
+		for (size_t len = 1; len <= n && !end; len++) {
+			end = cgi_head_end_from(q, len, scanned);
+			scanned = len;
+		}
+		check_context("head_end_from %zu bytewise", i);
+		CHECK_EQ_U64(end, cgi_head_end(q, n));
+	next:
+		free(q);
+	}
+	check_context(NULL);
+}
+
 static struct cgi_head hd;
 
 static void test_cgi_php(void)
@@ -1167,9 +1219,12 @@ static void test_cgi_php(void)
 			CHECK_EQ_INT(hd.content_length, 123);
 
 		check_context("status bounds %s", tag);
-		HEAD("Status: 100\r\n\r\n");
+		HEAD("Status: 200\r\n\r\n");
 		if (CHECK_EQ_INT(parse_copy(&hd, in, n), 0))
-			CHECK_EQ_INT(hd.status, 100);
+			CHECK_EQ_INT(hd.status, 200);
+		HEAD("Status: 599\r\n\r\n");
+		if (CHECK_EQ_INT(parse_copy(&hd, in, n), 0))
+			CHECK_EQ_INT(hd.status, 599);
 
 		check_context("body after the head is not read %s", tag);
 		HEAD("Content-Type: text/plain\r\n\r\nnot: a header\r\n\x01\x02");
@@ -1247,6 +1302,10 @@ static void test_cgi_malformed(void)
 	    {"Status blank", "Status:   \r\n\r\n", 0},
 	    {"Status letters", "Status: abc\r\n\r\n", 0},
 	    {"Status 099", "Status: 099\r\n\r\n", 0},
+	    /* no final response: the gateway would send it as one */
+	    {"Status 100", "Status: 100\r\n\r\n", 0},
+	    {"Status 103", "Status: 103 Early Hints\r\nContent-Type: a\r\n\r\n", 0},
+	    {"Status 199", "Status: 199\r\n\r\n", 0},
 	    {"Status 600", "Status: 600 Nope\r\n\r\n", 0},
 	    {"Status 000", "Status: 000\r\n\r\n", 0},
 	    {"Status 404x", "Status: 404x\r\n\r\n", 0},
@@ -1403,6 +1462,7 @@ int main(int argc, char **argv)
 	test_parse_malformed();
 	test_parse_state();
 	test_cgi_head_end();
+	test_cgi_head_end_from();
 	test_cgi_php();
 	test_cgi_fields_limit();
 	test_cgi_malformed();
