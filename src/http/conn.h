@@ -87,6 +87,7 @@ struct xfer {
 	/* request body being discarded */
 	uint64_t body_left; /* Content-Length framing: bytes still to come */
 	uint64_t body_total;
+	uint64_t body_wire; /* chunked: bytes read, framing included */
 	struct http_chunked chunked;
 	/* response */
 	int status;

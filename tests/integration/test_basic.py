@@ -413,6 +413,24 @@ class BasicTestCase(ServerTestCase):
         finally:
             s.close()
 
+    def test_expect_100_continue_ignored_for_http10(self):
+        # RFC 9110 10.1.1: an HTTP/1.0 client's expectation is ignored; its
+        # body is read and the connection goes on
+        s = self.raw()
+        try:
+            s.sendall(b"POST /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\n"
+                      b"Expect: 100-continue\r\n\r\n")
+            time.sleep(0.2)
+            s.sendall(b"hello")
+            status, headers, body, rest = _read_with_leftover(s, b"")
+            self.assertEqual(status, 405)
+            self.assertNotEqual(headers.get("connection", "").lower(), "close", headers)
+            s.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+            status, headers, body, rest = _read_with_leftover(s, rest)
+            self.assertEqual((status, body), (200, HELLO))
+        finally:
+            s.close()
+
     def test_expect_100_continue_body_sent_at_once_then_reuse(self):
         # clients may send the body without waiting for 100 Continue
         s = self.raw()

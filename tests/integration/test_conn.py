@@ -325,6 +325,7 @@ class TimeoutTest(RootCase):
             self.assertLessEqual(elapsed, 4.5, res)
             if got:  # some bytes were received: a 408 is sent before the close
                 self.assertTrue(got.startswith(b"HTTP/1.1 408 "), got[:200])
+                self.assertRegex(got, rb"\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} [\d:]{8} GMT\r\n")
         self.assertLess(max(times), 1.0, times)
         self.assertServes(srv)
 
@@ -563,6 +564,44 @@ class PipelineTest(RootCase):
             self.assertEqual((st, b), (200, SMALL), "response %d" % i)
         s.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
         self.assertEqual(rd.response()[2], b"<p>index</p>")
+
+
+    def test_fast_uploader_does_not_hold_the_worker(self):
+        # one client streaming a chunked body of 1-byte chunks as fast as it
+        # can (the server decodes slower than loopback delivers): the worker
+        # takes its turns with the others instead of reading it for ever
+        srv = self.start("--max-body-size", "1g")
+        addr = srv.address()
+        stop = threading.Event()
+        sent = [0]
+
+        def blast():
+            s = socket.create_connection(addr, timeout=10)
+            try:
+                s.sendall(b"POST /small.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+                block = b"1\r\nx\r\n" * 50000
+                while not stop.is_set():
+                    s.sendall(block)
+                    sent[0] += len(block)
+            except OSError:
+                pass
+            finally:
+                s.close()
+
+        t = threading.Thread(target=blast, daemon=True)
+        t.start()
+        try:
+            wait_until(lambda: sent[0] > 4 << 20, 5)
+            times = []
+            for _ in range(15):
+                times.append(timed_get(addr, "/small.txt", SMALL))
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            t.join(10)
+        self.assertGreater(sent[0], 4 << 20)
+        self.assertLess(max(times), 0.5, times)
+        self.assertServes(srv)
 
 
 class ConcurrencyTest(RootCase):

@@ -685,6 +685,7 @@ class ExhaustionTest(RootCase):
         dt = time.monotonic() - t0
         self.assertTrue(got.startswith(b"HTTP/1.1 %d " % status), got[:200])
         self.assertRegex(got, rb"(?i)\r\nretry-after: *\d+\r\n")
+        self.assertRegex(got, rb"\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} [\d:]{8} GMT\r\n")
         return dt
 
     def _wait_accepted(self, srv, socks):
