@@ -494,7 +494,7 @@ static int proxy_gave_no_client(const struct conn *c)
 		return 0;
 	if (c->peer.sa.sa_family != AF_INET && c->peer.sa.sa_family != AF_INET6)
 		return 1;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof ss;
 	if (getpeername(c->w.fd, (struct sockaddr *)&ss, &sl) < 0)
 		return 1;
@@ -1068,7 +1068,6 @@ void conn_start(struct server *s, int fd, const struct sockaddr *sa, socklen_t s
 	c->flags |= CF_READABLE;
 	conn_run(c);
 }
-
 
 void conn_on_timeout(struct loop *l, struct timer *t)
 {

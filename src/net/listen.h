@@ -3,8 +3,8 @@
  * listener_open() binds and listens (non-blocking, close-on-exec,
  * SO_REUSEADDR; TCP_NODELAY, inherited by accepted sockets). For a Unix socket
  * path it replaces a stale socket file (one nobody listens on) but never
- * anything else, and creates it with the file mode (through the umask, not chmod). The bound address can be read back
- * with listener_name(), so ":0" tells which port the kernel chose.
+ * anything else, and creates it with the file mode (through the umask, not chmod). The bound address can be
+ * read back with listener_name(), so ":0" tells which port the kernel chose.
  */
 #ifndef HEARTH_NET_LISTEN_H
 #define HEARTH_NET_LISTEN_H
