@@ -166,7 +166,7 @@ struct xfer *server_xfer_get(struct server *s)
 	x->next_free = NULL;
 	x->head_len = 0;
 	x->flags = 0;
-	x->body_left = x->body_total = 0;
+	x->body_left = x->body_total = x->body_wire = 0;
 	x->status = 0;
 	x->body = BODY_NONE;
 	x->fd = -1;

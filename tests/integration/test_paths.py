@@ -436,9 +436,14 @@ class PermissiveTraversalTest(TraversalMixin, TreeServerCase):
         p = _Anchors()
         p.feed(r.body.decode())
         names = sorted(text for href, text in p.anchors if href != "../")
-        self.assertEqual(names, ["f.txt", "sib_dir/", "sib_inside"], r)
         self.assertNotIn(b"%d B" % len(SECRET), r.body)
-        self.assertIn(b"%d B" % len(b"INSIDE-CONTENT"), r.body)
+        # listed exactly when served: where openat2 is missing (valgrind)
+        # hearth follows no symlink at all, and then lists none either
+        if fetch(self.server, b"/noindex/sib_inside").status == 200:
+            self.assertEqual(names, ["f.txt", "sib_dir/", "sib_inside"], r)
+            self.assertIn(b"%d B" % len(b"INSIDE-CONTENT"), r.body)
+        else:
+            self.assertEqual(names, ["f.txt"], r)
 
     def test_listing_of_symlinked_outside_dir_refused(self):
         r = fetch(self.server, b"/dirlink_out/")
