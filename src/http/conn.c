@@ -483,30 +483,6 @@ static int fail(struct conn *c, int status, const char *why)
 	return R_PROGRESS;
 }
 
-/* Did this connection's PROXY header leave the client unknown (v1 UNKNOWN,
- * v2 LOCAL or AF_UNIX)? Then c->peer is still the balancer's socket, and a
- * forwarded address in the request came from whoever the client is: never
- * believed. The kernel's peer is compared (no flag in struct conn for it);
- * asked only when a forwarded address would otherwise be taken. */
-static int proxy_gave_no_client(const struct conn *c)
-{
-	if (c->listener >= c->srv->cfg->nlisten || !c->srv->cfg->listen[c->listener].proxy)
-		return 0;
-	if (c->peer.sa.sa_family != AF_INET && c->peer.sa.sa_family != AF_INET6)
-		return 1;
-	struct sockaddr_storage ss = {0};
-	socklen_t sl = sizeof ss;
-	if (getpeername(c->w.fd, (struct sockaddr *)&ss, &sl) < 0)
-		return 1;
-	if (ss.ss_family != c->peer.sa.sa_family)
-		return 0;
-	if (ss.ss_family == AF_INET)
-		return memcmp(&((struct sockaddr_in *)&ss)->sin_addr, &c->peer.in4.sin_addr, 4) == 0 &&
-		       ((struct sockaddr_in *)&ss)->sin_port == c->peer.in4.sin_port;
-	return memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, &c->peer.in6.sin6_addr, 16) == 0 &&
-	       ((struct sockaddr_in6 *)&ss)->sin6_port == c->peer.in6.sin6_port;
-}
-
 /* After the head: connection decisions, the site, the clean path, and
  * whether a FastCGI application answers. */
 static void prepare_request(struct conn *c)
@@ -523,7 +499,10 @@ static void prepare_request(struct conn *c)
 		x->flags |= XF_CLOSE; /* leaving: the balancer should send this client elsewhere */
 	if (cfg->trust_forwarded && conf_peer_trusted(cfg, &c->peer.sa)) {
 		struct sockaddr_storage ss;
-		if (forwarded_client(h, &ss) == 0 && !proxy_gave_no_client(c)) {
+		/* after a PROXY header that named no client, c->peer is the
+		 * balancer's, and a forwarded address came from whoever the client
+		 * is: never believed */
+		if (!c->proxy_no_client && forwarded_client(h, &ss) == 0) {
 			memcpy(&x->client, &ss, sizeof x->client);
 			x->has_client = 1;
 		}
@@ -821,6 +800,8 @@ static int proxy_input(struct conn *c)
 			if (n > 0) {
 				if (!pi.local && pi.srclen && pi.srclen <= sizeof c->peer)
 					memcpy(&c->peer, &pi.src, pi.srclen);
+				c->proxy_no_client =
+				    pi.local || (pi.src.ss_family != AF_INET && pi.src.ss_family != AF_INET6);
 				rb->start += (uint32_t)n;
 				if (rb->start == rb->len)
 					rb->start = rb->len = 0;

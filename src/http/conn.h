@@ -62,6 +62,7 @@ struct conn {
 	uint8_t listener;
 	uint8_t admitted; /* counted by server_admit(): server_leave() on close */
 	uint8_t watched; /* in the epoll set (added the first time it waits) */
+	uint8_t proxy_no_client; /* a PROXY header named no client (UNKNOWN, LOCAL, AF_UNIX) */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
