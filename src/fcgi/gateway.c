@@ -1261,8 +1261,14 @@ static int upstream_write(struct fcgi_req *f)
 		progress = 1;
 	}
 	b->start = b->len = 0;
-	if (progress)
-		arm(f, f->tq_read); /* now it is the application's turn */
+	/* the request is all sent: now it is the application's turn; while body
+	 * bytes are still to come, the wait is on the client (--timeout-body) */
+	if (progress) {
+		if (f->stdin_done)
+			arm(f, f->tq_read);
+		else
+			timer_disarm(&f->timer);
+	}
 	return progress;
 }
 
@@ -1545,8 +1551,14 @@ static int upstream_read(struct conn *c, struct fcgi_req *f)
 		/* everything parsed: read more */
 		ib->start = ib->len = 0;
 		struct fcgi_up *u = f->up;
-		if (!u->readable)
-			return progress; /* the next readable event brings us back */
+		if (!u->readable) {
+			/* the next readable event brings us back; the application has
+			 * read-timeout for it (the clock stopped while the client was
+			 * the one to wait for) */
+			if (f->stdin_done && !timer_armed(&f->timer))
+				arm(f, f->tq_read);
+			return progress;
+		}
 		ssize_t n = recv(u->w.fd, ib->data, ib->cap, 0);
 		if (n > 0) {
 			ib->len = (uint32_t)n;
@@ -1787,6 +1799,11 @@ int fcgi_drive(struct conn *c)
 				return FCGI_CLOSE;
 			if (w == IO_WAIT) {
 				c->flags |= CF_WAIT_OUT;
+				/* parsed output waits for the client: its slowness is
+				 * --timeout-send's to judge, not the application's
+				 * read-timeout (a slow reader got "FastCGI timeout") */
+				if (f->pend_len)
+					timer_disarm(&f->timer);
 				if (!f->ended || f->pend_len)
 					break;
 			} else {

@@ -722,12 +722,16 @@ static void wait_for_io(struct conn *c)
 		break;
 	case C_BODY: set_timer(c, TQ_BODY); break;
 	case C_FCGI:
-		/* a FastCGI request body: --timeout-body between reads, as above */
-		if (fcgi_body_wait(c)) {
+		if (c->flags & CF_WAIT_OUT) {
+			/* the client is slow to take the response: --timeout-send,
+			 * counted again at each wakeup (one comes when it reads) */
+			set_timer(c, TQ_SEND);
+		} else if (fcgi_body_wait(c)) {
+			/* a FastCGI request body: --timeout-body between reads, as above */
 			if (c->tq != TQ_BODY || !timer_armed(&c->timer))
 				set_timer(c, TQ_BODY);
-		} else if (c->tq == TQ_BODY) {
-			timer_disarm(&c->timer);
+		} else if (c->tq == TQ_BODY || c->tq == TQ_SEND) {
+			timer_disarm(&c->timer); /* the gateway's deadlines rule */
 			c->tq = TQ_NONE;
 		}
 		break;

@@ -1267,6 +1267,45 @@ def canned(stdout, protocol_status=0, size=MAX_CONTENT):
 class AuditTest(GatewayCase):
     """Defects found by an audit of the gateway, each with the answer it must give."""
 
+    def test_slow_reader_is_not_an_application_timeout(self):
+        """A client that stops reading for longer than read-timeout: the
+        application answered at once, so the wait is the client's
+        (--timeout-send), and the whole body arrives."""
+        conf = self.conf("fastcgi *.fcgi %s read-timeout=1;\n" % self.sock)
+        h = self.start("-c", conf, "--control", "off", "--timeout-send", "20")
+        n = 8 << 20
+        s = socket.create_connection(h.address(), timeout=15)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.sendall(b"GET /gen.fcgi?bytes=%d&cl=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % n)
+            time.sleep(3)  # three read-timeouts without reading
+            raw = drain(s, 10)
+        finally:
+            s.close()
+        self.assertEqual(status_of(raw), 200, raw[:300])
+        self.assertEqual(len(http_body(raw)), n, h.stderr_text()[-1500:])
+        self.assertNotIn("FastCGI timeout", h.stderr_text())
+        self.assertAlive(h)
+
+    def test_slow_upload_is_a_body_timeout_question(self):
+        """A client pausing inside a Content-Length body for longer than
+        read-timeout (but less than --timeout-body) still gets its answer:
+        the application is waiting for the client, not the other way round."""
+        conf = self.conf("fastcgi *.fcgi %s read-timeout=1;\n" % self.sock)
+        h = self.start("-c", conf, "--control", "off", "--timeout-body", "10")
+        s = socket.create_connection(h.address(), timeout=15)
+        try:
+            s.sendall(b"POST /echo.fcgi HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                      b"Connection: close\r\n\r\n01234")
+            time.sleep(2.5)
+            s.sendall(b"56789")
+            raw = drain(s, 10)
+        finally:
+            s.close()
+        self.assertEqual(status_of(raw), 200, raw[:300])
+        self.assertEqual(json.loads(http_body(raw))["body_length"], 10)
+        self.assertAlive(h)
+
     def scripted(self, handler, *args):
         app = ScriptedApp(os.path.join(self.dir, "s%d.sock" % len(self.apps)), handler)
         self.apps.append(app)
