@@ -386,8 +386,10 @@ static int serve_meta(struct conn *c, const struct file_meta *m, int fd, const c
 			 * a weak tag never matches, the comparison being strong (§13.1.5) */
 			if (ir.len && (ir.p[0] == '"' || (ir.len > 1 && ir.p[0] == 'W' && ir.p[1] == '/')))
 				ranged = ir.len == strlen(m->etag) && memcmp(ir.p, m->etag, ir.len) == 0;
-			else
-				ranged = http_date_parse(ir.p, ir.len) == m->mtime;
+			else /* a date validates only a strong Last-Modified: at least a
+			      * second in the past (§13.1.5, §8.8.2.2) */
+				ranged =
+				    http_date_parse(ir.p, ir.len) == m->mtime && m->mtime < clock_cache.wall;
 		}
 	}
 	if (ranged) {

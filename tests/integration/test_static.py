@@ -123,6 +123,9 @@ class StaticTest(ServerTestCase):
             os.utime(os.path.join(root.path, name), (cls.mtime, cls.mtime))
         # If-Range dates starting with "W" are dates, not weak entity-tags
         root.write("wednesday.bin", RANGE_DATA)
+        root.write("future.bin", RANGE_DATA)
+        cls.future_mtime = int(time.time()) + 3600  # not yet a second old: a weak Last-Modified
+        os.utime(os.path.join(root.path, "future.bin"), (cls.future_mtime, cls.future_mtime))
         cls.wed_mtime = calendar.timegm((2024, 1, 3, 12, 0, 0))  # a Wednesday
         os.utime(os.path.join(root.path, "wednesday.bin"), (cls.wed_mtime, cls.wed_mtime))
 
@@ -514,6 +517,16 @@ class StaticTest(ServerTestCase):
         r = self.req("/wednesday.bin", headers={"If-Range": http_date(self.wed_mtime - 7 * 86400),
                                                 "Range": "bytes=10-19"})
         self.assertFull(r)
+
+    def test_if_range_date_needs_a_strong_last_modified(self):
+        # RFC 9110 13.1.5 / 8.8.2.2: a Last-Modified less than a second before
+        # now is weak, and a date If-Range then gets the full file
+        etag, lm = self.validators("/future.bin")
+        self.assertEqual(lm, http_date(self.future_mtime))
+        r = self.req("/future.bin", headers={"If-Range": lm, "Range": "bytes=10-19"})
+        self.assertFull(r)
+        # its entity-tag still works
+        self.assertSingleRange("bytes=10-19", 10, 19, path="/future.bin", headers={"If-Range": etag})
 
     def test_head_with_range(self):
         # RFC 9110 §14.2 defines range handling for GET only, so a server may
