@@ -464,6 +464,17 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 
 /* ---- set-up ---- */
 
+void server_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+}
+
 int server_init(struct server *s, const struct settings *cfg, const int *fds, unsigned nfds,
                 const int *root_fds)
 {
@@ -517,13 +528,7 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	}
 
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	server_signal_set(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->sigfd < 0)

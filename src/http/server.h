@@ -7,6 +7,7 @@
 #ifndef HEARTH_HTTP_SERVER_H
 #define HEARTH_HTTP_SERVER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,10 @@ struct server {
 	struct client_count *client_free;
 	struct stats_slot own_stats; /* used when no shared slot was given */
 };
+
+/* The signals a worker takes through its signalfd (stop, reload, reopen,
+ * retire): blocked before server_init makes the signalfd. */
+void server_signal_set(sigset_t *set);
 
 /* fds: bound, listening sockets (ownership passes to the server);
  * root_fds: the sites' document roots, opened O_PATH (the caller keeps them). */

@@ -120,6 +120,17 @@ static struct master {
 
 /* ---- helpers ---- */
 
+/* The control socket's path for cfg, made absolute against the start-up
+ * directory ("" when off). 0, or -1 when it does not fit. */
+static int control_path(const struct settings *cfg, char *out, size_t cap)
+{
+	char rel[sizeof M.ctl_path];
+	conf_control_path(cfg, rel, sizeof rel);
+	int n =
+	    rel[0] && rel[0] != '/' ? snprintf(out, cap, "%s/%s", M.cwd, rel) : snprintf(out, cap, "%s", rel);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 static void absolutize_one(struct settings *cfg, const char **path, const char *dir)
 {
 	const char *p = *path;
@@ -437,13 +448,7 @@ static void worker_main(struct generation *g, unsigned slot, int stats_idx)
 	 * server_init makes it (a reopen or retire arriving before would kill
 	 * the new worker); everything else back to normal */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	server_signal_set(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	if (cfg->worker_nice_set && setpriority(PRIO_PROCESS, 0, cfg->worker_nice) < 0)
@@ -737,11 +742,7 @@ static int master_reload(char *err, size_t errlen)
 	    (ncfg->user && strcmp(ncfg->user, M.cfg->user) != 0))
 		log_warn("reload: a new user takes effect only on restart");
 	char cpath[sizeof M.ctl_path];
-	conf_control_path(ncfg, cpath, sizeof cpath);
-	char abs[sizeof cpath];
-	int an = snprintf(abs, sizeof abs, "%.300s/%.200s", M.cwd, cpath);
-	const char *want = cpath[0] && cpath[0] != '/' && an > 0 && (size_t)an < sizeof abs ? abs : cpath;
-	if (strcmp(want, M.ctl_path) != 0)
+	if (control_path(ncfg, cpath, sizeof cpath) < 0 || strcmp(cpath, M.ctl_path) != 0)
 		log_warn("reload: a new control socket takes effect only on restart (still %s)",
 		         M.ctl_path[0] ? M.ctl_path : "off");
 	if (ncfg->metrics_set != M.cfg->metrics_set ||
@@ -1067,22 +1068,12 @@ static const struct ctl_ops single_ops = {
 
 static int open_control(struct loop *l, const struct ctl_ops *ops, void *arg, char *err, size_t errlen)
 {
-	conf_control_path(M.cfg, M.ctl_path, sizeof M.ctl_path);
+	if (control_path(M.cfg, M.ctl_path, sizeof M.ctl_path) < 0) {
+		snprintf(err, errlen, "control socket path too long");
+		return -1;
+	}
 	if (!M.ctl_path[0])
 		return 0;
-	if (M.ctl_path[0] != '/') {
-		char rel[sizeof M.ctl_path];
-		memcpy(rel, M.ctl_path, sizeof rel);
-		if (strlen(M.cwd) + strlen(rel) + 2 > sizeof M.ctl_path) {
-			snprintf(err, errlen, "control socket path too long");
-			return -1;
-		}
-		int n = snprintf(M.ctl_path, sizeof M.ctl_path, "%.300s/%.200s", M.cwd, rel);
-		if (n < 0 || (size_t)n >= sizeof M.ctl_path) {
-			snprintf(err, errlen, "control socket path too long");
-			return -1;
-		}
-	}
 	return ctl_server_open(&M.ctl, l, M.ctl_path, ops, arg, err, errlen);
 }
 

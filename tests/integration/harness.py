@@ -144,6 +144,17 @@ def raw_request(addr, data, timeout=5.0, read_until_close=True):
         s.close()
 
 
+def recv_exact(s, n):
+    """Exactly n bytes from socket s; EOFError when it closes first."""
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes" % (len(data), n))
+        data += chunk
+    return data
+
+
 def read_response(sock, head_only=False):
     """Read one HTTP/1.1 response from sock (Content-Length framed or until
     close). Returns (status, headers dict lower-cased, body bytes, leftover)."""

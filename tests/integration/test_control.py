@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, Server, TempRoot
+from harness import BIN, Server, TempRoot, recv_exact
 
 MAGIC = b"HRTH"
 STATUS, RELOAD, STOP, QUIT, REOPEN, SET_NICE = 1, 2, 3, 4, 5, 6
@@ -34,16 +34,6 @@ def answering(path):
         return False
     finally:
         s.close()
-
-
-def recv_exact(s, n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            raise EOFError("closed after %d of %d bytes" % (len(data), n))
-        data += chunk
-    return data
 
 
 def read_reply(s):

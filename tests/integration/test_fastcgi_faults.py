@@ -31,7 +31,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import BIN, Server, TempRoot, free_port, read_response, wait_until
+from harness import BIN, Server, TempRoot, free_port, read_response, recv_exact, wait_until
 from fcgi_app import (ABORT_REQUEST, BEGIN_REQUEST, END_REQUEST, KEEP_CONN, MAX_CONTENT, PARAMS, STDIN, STDOUT, FcgiApp,
                       gen_chunks, gen_sha256, nv_decode, record, records, self_test)
 
@@ -1134,16 +1134,6 @@ class SeparateServersTest(GatewayCase):
 # fcgi_app.py does not give (early, out of order, cut, oversized).
 
 
-def recv_exact(s, n):
-    out = b""
-    while len(out) < n:
-        b = s.recv(n - len(out))
-        if not b:
-            raise EOFError("closed after %d of %d bytes" % (len(out), n))
-        out += b
-    return out
-
-
 def read_record(s):
     _, rtype, rid, clen, plen = struct.unpack(">BBHHBx", recv_exact(s, 8))
     content = recv_exact(s, clen)
@@ -1160,24 +1150,21 @@ def read_request(s, stdin=True):
     if rtype != BEGIN_REQUEST:
         raise AssertionError("record type %d, not BEGIN_REQUEST" % rtype)
     keep = bool(content[2] & KEEP_CONN)
-    pbuf = b""
+    params = {k.decode("latin-1"): v.decode("latin-1") for k, v in nv_decode(read_stream(s, PARAMS, "PARAMS"))}
+    body = read_stream(s, STDIN, "STDIN") if stdin else b""
+    return {"params": params, "stdin": body, "keep": keep}
+
+
+def read_stream(s, want, name):
+    """The content of want records up to the empty one that ends the stream."""
+    out = b""
     while True:
         rtype, _, content = read_record(s)
-        if rtype != PARAMS:
-            raise AssertionError("record type %d among the PARAMS" % rtype)
+        if rtype != want:
+            raise AssertionError("record type %d among the %s" % (rtype, name))
         if not content:
-            break
-        pbuf += content
-    params = {k.decode("latin-1"): v.decode("latin-1") for k, v in nv_decode(pbuf)}
-    body = b""
-    while stdin:
-        rtype, _, content = read_record(s)
-        if rtype != STDIN:
-            raise AssertionError("record type %d among the STDIN" % rtype)
-        if not content:
-            break
-        body += content
-    return {"params": params, "stdin": body, "keep": keep}
+            return out
+        out += content
 
 
 def answer(stdout, protocol_status=0, size=MAX_CONTENT):
