@@ -1,8 +1,9 @@
 /* loop.c: the event loop. See loop.h for the contract.
  *
- * A turn: compute the nearest deadline, epoll_wait until then, refresh the
- * clock, dispatch events, expire timers, run the end-of-turn hook (which frees
- * what was closed during the turn).
+ * A turn: compute the nearest deadline, epoll_wait until then (not at all in
+ * the first turn, or when loop_set_pending() says work is waiting), refresh
+ * the clock, dispatch events, expire timers, run the end-of-turn hook (which
+ * runs what was queued and frees what was closed during the turn).
  */
 #include "core/loop.h"
 
@@ -144,6 +145,11 @@ static void expire_timers(struct loop *l)
 int loop_run(struct loop *l)
 {
 	l->stop = 0;
+	/* the first wait never blocks: work queued before the loop (a worker
+	 * accepts the connections already waiting, and one may stay queued to
+	 * go on) runs at the end of the first turn. Nothing else would wake us
+	 * for it: an EPOLLEXCLUSIVE listener may have woken another worker. */
+	l->pending = 1;
 	while (!l->stop) {
 		int timeout = l->pending ? 0 : next_timeout(l);
 		l->pending = 0;

@@ -64,7 +64,9 @@ struct timer *tqueue_first(struct tqueue *q);
 /* Called at the end of every turn (after events and timers). */
 void loop_on_turn_end(struct loop *l, void (*fn)(struct loop *l, void *arg), void *arg);
 
-/* Run until loop_stop(). Returns 0, or -errno when epoll fails. */
+/* Run until loop_stop(). The first turn does not wait: the end-of-turn hook
+ * runs at once for whatever was queued before. Returns 0, or -errno when
+ * epoll fails. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 /* Work is waiting outside epoll: the next wait must not block. */
