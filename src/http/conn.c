@@ -527,7 +527,8 @@ static int respond_static(struct conn *c)
 {
 	struct xfer *x = c->x;
 	if (x->route_status == ROUTE_HEALTH) {
-		int down = c->srv->stopping || c->srv->draining;
+		/* a retiring generation is not the node going down: ok until the end */
+		int down = (c->srv->stopping && !c->srv->retiring) || c->srv->draining;
 		resp_start(c, down ? 503 : 200);
 		resp_header(c, "Content-Type", "text/plain; charset=utf-8");
 		resp_header(c, "Cache-Control", "no-store");

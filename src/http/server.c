@@ -381,11 +381,8 @@ static void stop_idle_in(struct server *s, enum tq_id id)
 	free(list);
 }
 
-void server_graceful_stop(struct server *s)
+static void close_listeners(struct server *s)
 {
-	if (s->stopping)
-		return;
-	s->stopping = 1;
 	for (unsigned i = 0; i < s->nlisteners; i++) {
 		struct listener *ls = &s->listeners[i];
 		if (ls->w.fd >= 0) {
@@ -396,11 +393,48 @@ void server_graceful_stop(struct server *s)
 		timer_disarm(&ls->retry);
 		timer_disarm(&ls->defer);
 	}
+}
+
+void server_graceful_stop(struct server *s)
+{
+	if (s->stopping && !s->retiring)
+		return;
+	if (!s->stopping) {
+		s->stopping = 1;
+		close_listeners(s);
+		timer_arm(&s->tq_shutdown, &s->shutdown);
+	}
+	s->retiring = 0;
+	timer_disarm(&s->retire);
 	stop_idle_in(s, TQ_IDLE);
 	stop_idle_in(s, TQ_HEADER);
-	timer_arm(&s->tq_shutdown, &s->shutdown);
 	if (s->nconns == 0)
 		loop_stop(s->loop);
+}
+
+/* Closing an idle keep-alive connection races with a request its client may
+ * be sending on it that instant (which the client then has to retry: RFC 9112
+ * 9.3.1). A stop has to take that chance; a retirement need not take it under
+ * load: for a moment each request that comes is answered with Connection:
+ * close, which ends the connection with no race at all, and only what stayed
+ * idle throughout is closed after. */
+void server_retire(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	s->retiring = 1;
+	close_listeners(s);
+	timer_arm(&s->tq_shutdown, &s->shutdown);
+	timer_arm(&s->tq_retire, &s->retire);
+	if (s->nconns == 0)
+		loop_stop(s->loop);
+}
+
+static void on_retire_grace(struct loop *l, struct timer *t)
+{
+	(void)l;
+	server_graceful_stop(container_of(t, struct server, retire));
 }
 
 static void on_drained(struct loop *l, struct timer *t)
@@ -446,7 +480,7 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 			/* from the master: a newer generation took over. Not a stop of
 			 * the node, so no drain: stop accepting and finish at once. */
 			log_info("replaced by a newer generation: finishing");
-			server_graceful_stop(s);
+			server_retire(s);
 			break;
 		case SIGUSR1:
 			if (log_reopen() < 0)
@@ -503,6 +537,7 @@ int server_init(struct server *s, const struct settings *cfg, const int *fds, un
 	tqueue_init(s->loop, &s->tq_tick, 1000, on_tick);
 	tqueue_init(s->loop, &s->tq_shutdown, cfg->shutdown_timeout_ms, on_shutdown_timeout);
 	tqueue_init(s->loop, &s->tq_drain, cfg->drain_delay_ms ? cfg->drain_delay_ms : 1, on_drained);
+	tqueue_init(s->loop, &s->tq_retire, RETIRE_GRACE_MS, on_retire_grace);
 	timer_arm(&s->tq_tick, &s->tick);
 	loop_on_turn_end(s->loop, on_turn_end, s);
 	if (fcgi_server_init(s) < 0)

@@ -61,6 +61,9 @@ struct server {
 	int draining; /* --drain-delay: still serving, health 503, responses close */
 	struct tqueue tq_drain;
 	struct timer drain;
+	int retiring; /* a newer generation took over: idle connections stay a moment */
+	struct tqueue tq_retire;
+	struct timer retire;
 	int sigfd;
 	struct watch sigw;
 	char boundary[40];
@@ -92,8 +95,16 @@ void server_leave(struct server *s, const struct sockaddr *sa);
 int server_run(struct server *s);
 void server_free(struct server *s);
 
+/* How long a retiring worker's keep-alive connections may bring one more
+ * request (answered with Connection: close) before the idle ones are closed. */
+#define RETIRE_GRACE_MS 1000
+
 /* Stop accepting and close idle connections; exit when the rest finish. */
 void server_graceful_stop(struct server *s);
+/* A newer generation took over (SIGUSR2): stop accepting at once, but leave
+ * keep-alive connections open for RETIRE_GRACE_MS, each request on them
+ * answered with Connection: close, before the graceful stop closes the rest. */
+void server_retire(struct server *s);
 /* SIGTERM/SIGQUIT: drain first (--drain-delay), then the graceful stop. */
 void server_begin_stop(struct server *s);
 
