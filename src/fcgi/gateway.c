@@ -11,7 +11,10 @@
  *
  * Chunked request bodies are decoded and spooled first (memory up to
  * SPOOL_MEMORY, then an unnamed temporary file), because an application such
- * as php-fpm ignores a body that comes without CONTENT_LENGTH.
+ * as php-fpm ignores a body that comes without CONTENT_LENGTH. The memory
+ * spools of a worker together stay under SPOOL_MEMORY_TOTAL: past it, a body
+ * goes to a file from its first byte, so many slow chunked uploads cannot
+ * hold a megabyte of the worker's memory each.
  */
 #include "fcgi/gateway.h"
 
@@ -38,6 +41,7 @@
 
 #define REQUEST_ID 1
 #define SPOOL_MEMORY (1u << 20)
+#define SPOOL_MEMORY_TOTAL (16u << 20) /* all of a worker's memory spools */
 #define POOL_MAX_IDLE 32 /* idle backend connections kept per worker */
 #define POOL_MAX_PER_BACKEND 4
 #define POOL_IDLE_MS 2000 /* an idle pooled connection is closed after this */
@@ -155,6 +159,7 @@ struct fcgi_state {
 	unsigned nqueues;
 	struct tqueue tq_idle;
 	struct fcgi_up *idle_free; /* spare entries: pooling allocates nothing per request */
+	size_t spool_mem; /* bytes allocated by the memory spools (SPOOL_MEMORY_TOTAL) */
 };
 
 static void on_up(struct loop *l, struct watch *w, uint32_t events);
@@ -986,6 +991,7 @@ void fcgi_release(struct conn *c)
 	pool_put(&s->bufs, f->ubuf);
 	pool_put(&s->bufs, f->ibuf);
 	pool_put(&s->bufs, f->hbuf);
+	s->fcgi->spool_mem -= f->spool_cap;
 	free(f->spool);
 	if (f->spool_fd >= 0)
 		close(f->spool_fd);
@@ -1103,9 +1109,52 @@ int fcgi_body_wait(const struct conn *c)
 	return wait ? 1 + f->head_sent : 0;
 }
 
+/* Room for out more bytes in f's memory spool: 0, or -1 when the body
+ * belongs in a file instead (past SPOOL_MEMORY, or the worker's memory spools
+ * together past SPOOL_MEMORY_TOTAL, or no memory). */
+static int spool_mem_room(struct fcgi_state *st, struct fcgi_req *f, size_t out)
+{
+	size_t need = f->spool_len + out;
+	if (need > SPOOL_MEMORY)
+		return -1;
+	if (need <= f->spool_cap)
+		return 0;
+	size_t nc = f->spool_cap ? f->spool_cap * 2 : 16384;
+	while (nc < need)
+		nc *= 2;
+	if (st->spool_mem - f->spool_cap + nc > SPOOL_MEMORY_TOTAL)
+		return -1;
+	char *np = realloc(f->spool, nc);
+	if (!np)
+		return -1;
+	st->spool_mem += nc - f->spool_cap;
+	f->spool = np;
+	f->spool_cap = nc;
+	return 0;
+}
+
+/* Move f's memory spool to an unnamed temporary file. 0, or -1 (errno). */
+static int spool_to_file(struct fcgi_state *st, struct fcgi_req *f)
+{
+	f->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (f->spool_fd < 0)
+		return -1;
+	if (f->spool_len && write(f->spool_fd, f->spool, f->spool_len) != (ssize_t)f->spool_len) {
+		if (errno == 0)
+			errno = ENOSPC;
+		return -1;
+	}
+	st->spool_mem -= f->spool_cap;
+	free(f->spool);
+	f->spool = NULL;
+	f->spool_cap = 0;
+	return 0;
+}
+
 /* Chunked body -> spool. 1 when complete, 0 to wait, -1 with f->status. */
 static int spool_body(struct conn *c, struct fcgi_req *f)
 {
+	struct fcgi_state *st = c->srv->fcgi;
 	uint64_t max = f->route->max_body ? f->route->max_body : c->srv->cfg->max_body_size;
 	for (;;) {
 		uint32_t avail = client_body_avail(c);
@@ -1123,17 +1172,11 @@ static int spool_body(struct conn *c, struct fcgi_req *f)
 				return -1;
 			}
 			if (out) {
-				if (f->spool_fd < 0 && f->spool_len + out > SPOOL_MEMORY) {
-					f->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-					if (f->spool_fd < 0 ||
-					    (f->spool_len && write(f->spool_fd, f->spool, f->spool_len) !=
-					                         (ssize_t)f->spool_len)) {
-						log_error("cannot spool a request body: %s", strerror(errno));
-						f->status = 500;
-						return -1;
-					}
-					free(f->spool);
-					f->spool = NULL;
+				if (f->spool_fd < 0 && spool_mem_room(st, f, out) < 0 &&
+				    spool_to_file(st, f) < 0) {
+					log_error("cannot spool a request body: %s", strerror(errno));
+					f->status = 500;
+					return -1;
 				}
 				if (f->spool_fd >= 0) {
 					if (write(f->spool_fd, at, out) != (ssize_t)out) {
@@ -1142,18 +1185,6 @@ static int spool_body(struct conn *c, struct fcgi_req *f)
 						return -1;
 					}
 				} else {
-					if (f->spool_len + out > f->spool_cap) {
-						size_t nc = f->spool_cap ? f->spool_cap * 2 : 16384;
-						while (nc < f->spool_len + out)
-							nc *= 2;
-						char *np = realloc(f->spool, nc);
-						if (!np) {
-							f->status = 500;
-							return -1;
-						}
-						f->spool = np;
-						f->spool_cap = nc;
-					}
 					memcpy(f->spool + f->spool_len, at, out);
 					f->spool_len += out;
 				}
