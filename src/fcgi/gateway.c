@@ -1139,9 +1139,10 @@ static int spool_to_file(struct fcgi_state *st, struct fcgi_req *f)
 	f->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (f->spool_fd < 0)
 		return -1;
-	if (f->spool_len && write(f->spool_fd, f->spool, f->spool_len) != (ssize_t)f->spool_len) {
-		if (errno == 0)
-			errno = ENOSPC;
+	ssize_t w = f->spool_len ? write(f->spool_fd, f->spool, f->spool_len) : 0;
+	if (w != (ssize_t)f->spool_len) {
+		if (w >= 0)
+			errno = ENOSPC; /* a short write to a regular file: the disk is full */
 		return -1;
 	}
 	st->spool_mem -= f->spool_cap;

@@ -478,7 +478,8 @@ static void on_signal(struct loop *l, struct watch *w, uint32_t events)
 			break;
 		case SIGUSR2:
 			/* from the master: a newer generation took over. Not a stop of
-			 * the node, so no drain: stop accepting and finish at once. */
+			 * the node, so no drain: stop accepting and finish (keep-alive
+			 * connections get RETIRE_GRACE_MS for one more request). */
 			log_info("replaced by a newer generation: finishing");
 			server_retire(s);
 			break;
