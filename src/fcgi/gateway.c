@@ -585,6 +585,11 @@ static void param(struct pbuild *p, const char *name, size_t nlen, const char *v
 		memcpy(at, value, vlen);
 }
 
+static int same_name(const struct http_field *a, const struct http_field *b)
+{
+	return a->name.len == b->name.len && !strncasecmp(a->name.p, b->name.p, a->name.len);
+}
+
 /* A request field as HTTP_NAME: the values of every field of that name in
  * one, joined with ", " (Cookie: "; ", RFC 9113 §8.2.3) — an application
  * keeps one variable per name, so a second one would replace the first. */
@@ -596,7 +601,7 @@ static void param_field(struct pbuild *p, const char *name, size_t nlen, const s
 	size_t vlen = f0->value.len, more = 0;
 	for (uint32_t i = first + 1; i < h->nfields; i++) {
 		const struct http_field *fl = &h->fields[i];
-		if (fl->name.len == f0->name.len && !strncasecmp(fl->name.p, f0->name.p, f0->name.len)) {
+		if (same_name(fl, f0)) {
 			vlen += 2 + fl->value.len;
 			more++;
 		}
@@ -609,7 +614,7 @@ static void param_field(struct pbuild *p, const char *name, size_t nlen, const s
 	at += f0->value.len;
 	for (uint32_t i = first + 1; more && i < h->nfields; i++) {
 		const struct http_field *fl = &h->fields[i];
-		if (fl->name.len == f0->name.len && !strncasecmp(fl->name.p, f0->name.p, f0->name.len)) {
+		if (same_name(fl, f0)) {
 			memcpy(at, cookie ? "; " : ", ", 2);
 			if (fl->value.len)
 				memcpy(at + 2, fl->value.p, fl->value.len);
@@ -726,8 +731,7 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 		    (nl == 14 && !strncasecmp(fl->name.p, "content-length", 14)))
 			continue; /* httpoxy; and the two that have variables of their own */
 		uint32_t j = 0; /* an earlier field of the name has them all */
-		while (j < i &&
-		       !(h->fields[j].name.len == nl && !strncasecmp(h->fields[j].name.p, fl->name.p, nl)))
+		while (j < i && !same_name(&h->fields[j], fl))
 			j++;
 		if (j < i)
 			continue;
@@ -738,11 +742,13 @@ static int build_head(struct conn *c, struct fcgi_req *f)
 		}
 		param_field(&p, tmp, 5 + nl, h, i);
 	}
-	if (p.overflow)
+	if (!p.overflow)
+		params_close(&p);
+	if (p.overflow || buf_space(b) < FCGI_HEADER_LEN) {
+		log_info("FastCGI: request head for \"%s\" too large for PARAMS records", logpath(x));
+		f->status = 431;
 		return -1;
-	params_close(&p);
-	if (buf_space(b) < FCGI_HEADER_LEN)
-		return -1;
+	}
 	fcgi_header_encode((uint8_t *)b->data + b->len, FCGI_PARAMS, REQUEST_ID, 0, 0);
 	b->len += FCGI_HEADER_LEN;
 	return 0;
@@ -1049,8 +1055,6 @@ int fcgi_start(struct conn *c)
 	}
 	f->in_left = f->body_len = has_body ? (uint64_t)h->content_length : 0;
 	if (build_head(c, f) < 0) {
-		log_info("FastCGI: request head for \"%s\" too large for PARAMS records", logpath(x));
-		f->status = 431;
 		f->state = F_FAILED;
 		return 0;
 	}
@@ -1747,12 +1751,8 @@ int fcgi_drive(struct conn *c)
 				return fail_now(c, f);
 			if (r == 0)
 				break;
-			if (build_head(c, f) < 0) {
-				log_info("FastCGI: request head for \"%s\" too large for PARAMS records",
-				         logpath(x));
-				f->status = 431;
+			if (build_head(c, f) < 0)
 				return fail_now(c, f);
-			}
 			if (connect_any(c, f) < 0) {
 				f->status = 502;
 				return fail_now(c, f);

@@ -1255,6 +1255,11 @@ def canned(stdout, protocol_status=0, size=MAX_CONTENT):
 class AuditTest(GatewayCase):
     """Defects found by an audit of the gateway, each with the answer it must give."""
 
+    def assertEchoed(self, raw, n):
+        """A 200 from echo.fcgi that saw a request body of n bytes."""
+        self.assertEqual(status_of(raw), 200, raw[:300])
+        self.assertEqual(json.loads(http_body(raw))["body_length"], n)
+
     def test_memory_spools_share_one_budget(self):
         """Chunked bodies for a FastCGI route are spooled before the request
         goes out, in memory up to 1 MiB each. 40 slow uploads that stop just
@@ -1353,8 +1358,7 @@ class AuditTest(GatewayCase):
             raw = drain(s, 10)
         finally:
             s.close()
-        self.assertEqual(status_of(raw), 200, raw[:300])
-        self.assertEqual(json.loads(http_body(raw))["body_length"], 10)
+        self.assertEchoed(raw, 10)
         self.assertAlive(h)
 
     def scripted(self, handler, *args):
@@ -1450,8 +1454,7 @@ class AuditTest(GatewayCase):
             data = drain(s, 10)
         finally:
             s.close()
-        self.assertEqual(status_of(data), 200, data[:200])
-        self.assertEqual(json.loads(http_body(data))["body_length"], 10)
+        self.assertEchoed(data, 10)
         self.assertAlive(h)
 
     def test_param_longer_than_a_record(self):
@@ -1492,8 +1495,7 @@ class AuditTest(GatewayCase):
                     data = drain(s, 5)
                 finally:
                     s.close()
-                self.assertEqual(status_of(data), 200, data[:200])
-                self.assertEqual(json.loads(http_body(data))["body_length"], 5)
+                self.assertEchoed(data, 5)
 
     def test_local_redirect_too_long_is_502(self):
         """A Location path over 4095 bytes or a query over 511 cannot be

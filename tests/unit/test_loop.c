@@ -40,7 +40,9 @@ static void stop_at_first_turn_end(struct loop *l, void *arg)
 	loop_stop(l);
 }
 
-static void test_first_turn_does_not_block(void)
+/* Run a new loop with a 1.5 s timer armed (it fires only if a wait blocks
+ * that long) and hook as its end-of-turn function, until the hook stops it. */
+static void run_with_far_timer(void (*hook)(struct loop *l, void *arg), void *arg)
 {
 	struct loop *l = loop_new();
 	if (!CHECK(l != NULL))
@@ -49,15 +51,21 @@ static void test_first_turn_does_not_block(void)
 	struct timer t = {0};
 	tqueue_init(l, &q, 1500, on_timer_mark);
 	timer_arm(&q, &t);
-	int seen = -1;
-	timer_fired = turns = 0;
-	loop_on_turn_end(l, stop_at_first_turn_end, &seen);
+	timer_fired = 0;
+	loop_on_turn_end(l, hook, arg);
 	CHECK_EQ_INT(loop_run(l), 0);
+	loop_free(l);
+}
+
+static void test_first_turn_does_not_block(void)
+{
+	int seen = -1;
+	turns = 0;
+	run_with_far_timer(stop_at_first_turn_end, &seen);
 	/* the end of the first turn came before the 1.5 s timer: the first
 	 * epoll_wait did not sleep until it */
 	CHECK_EQ_INT(seen, 0);
 	CHECK_EQ_INT(turns, 1);
-	loop_free(l);
 }
 
 /* ---- loop_set_pending ---- */
@@ -73,20 +81,10 @@ static void pending_then_stop(struct loop *l, void *arg)
 
 static void test_pending_does_not_block(void)
 {
-	struct loop *l = loop_new();
-	if (!CHECK(l != NULL))
-		return;
-	struct tqueue q;
-	struct timer t = {0};
-	tqueue_init(l, &q, 1500, on_timer_mark);
-	timer_arm(&q, &t);
 	int n = 0;
-	timer_fired = 0;
-	loop_on_turn_end(l, pending_then_stop, &n);
-	CHECK_EQ_INT(loop_run(l), 0);
+	run_with_far_timer(pending_then_stop, &n);
 	CHECK_EQ_INT(n, 2);
 	CHECK_EQ_INT(timer_fired, 0);
-	loop_free(l);
 }
 
 /* ---- timer order ---- */
