@@ -51,6 +51,7 @@ void settings_init(struct settings *s)
 	s->keepalive_requests = DEFAULT_KEEPALIVE_REQUESTS;
 	s->file_cache_ms = DEFAULT_FILE_CACHE_MS;
 	s->max_body_size = DEFAULT_MAX_BODY_SIZE;
+	s->fastcgi_spool_max = DEFAULT_FASTCGI_SPOOL_MAX;
 	s->send_lowat = DEFAULT_SEND_LOWAT;
 	s->max_request_line = 8192;
 	s->max_head = 16384;
@@ -379,6 +380,7 @@ static const struct option_row options[] = {
     {"keepalive-requests", K_COUNT32, 0, S(keepalive_requests), UINT32_MAX, "N"},
     {"send-lowat", K_LOWAT, 0, S(send_lowat), 64u << 20, "SIZE"},
     {"max-body-size", K_SIZE64, 0, S(max_body_size), 0, "SIZE"},
+    {"fastcgi-spool-max", K_SIZE64, 0, S(fastcgi_spool_max), 0, "SIZE"},
     {"file-cache", K_MS, 0, S(file_cache_ms), 0, "SECONDS"},
     {"max-connections", K_COUNT32, 0, S(max_connections), 10000000, "N"},
     {"max-connections-per-client", K_COUNT32, 0, S(max_connections_per_client), 10000000, "N"},
@@ -1026,6 +1028,8 @@ static void usage(FILE *f)
 	    "  --fastcgi PATTERN=BACKEND[,BACKEND]  route *.ext or /prefix/ to FastCGI\n"
 	    "                              (unix:/path or HOST:PORT), e.g. '*.php=unix:/run/php.sock';\n"
 	    "                              options after the backends: ,max-conns=N,read-timeout=S ...\n"
+	    "  --fastcgi-spool-max SIZE    disk for chunked request bodies held for FastCGI,\n"
+	    "                              per worker (default 1g; 0: no limit; beyond: 503)\n"
 	    "  --index NAME[,NAME]         index files (default index.html)\n"
 	    "  --listing                   HTML listings for directories without index.html\n"
 	    "  --follow-symlinks           follow symbolic links (never out of ROOT)\n"

@@ -123,6 +123,7 @@ struct settings {
 	uint32_t max_connections_per_client; /* per client address and worker; 0: no limit */
 	uint32_t send_lowat; /* TCP_NOTSENT_LOWAT of accepted connections; 0: the system's */
 	uint64_t max_body_size;
+	uint64_t fastcgi_spool_max; /* bytes of spool files per worker; 0: no limit */
 	uint32_t max_request_line;
 	uint32_t max_head;
 	uint32_t max_fields;
@@ -152,6 +153,8 @@ struct settings {
 #define DEFAULT_SHUTDOWN_TIMEOUT_MS 10000u
 #define DEFAULT_KEEPALIVE_REQUESTS 10000u
 #define DEFAULT_MAX_BODY_SIZE (1024u * 1024u)
+/* disk all of a worker's FastCGI request-body spool files may use together */
+#define DEFAULT_FASTCGI_SPOOL_MAX (1024ull << 20)
 /* unsent bytes a connection may have queued in the kernel (docs/performance.md) */
 #define DEFAULT_SEND_LOWAT (32u << 10)
 #define DEFAULT_UNIX_MODE 0660u

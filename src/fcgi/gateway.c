@@ -101,6 +101,7 @@ struct fcgi_req {
 	size_t spool_len, spool_cap;
 	int spool_fd;
 	uint64_t spool_size, spool_off;
+	uint64_t spool_disk; /* bytes of this request counted in fcgi_state.spool_disk */
 	int spooled;
 	int ended; /* END_REQUEST parsed */
 	int last_chunk; /* the chunked body's terminator is in the write buffer */
@@ -160,6 +161,7 @@ struct fcgi_state {
 	struct tqueue tq_idle;
 	struct fcgi_up *idle_free; /* spare entries: pooling allocates nothing per request */
 	size_t spool_mem; /* bytes allocated by the memory spools (SPOOL_MEMORY_TOTAL) */
+	uint64_t spool_disk; /* bytes in the spool files (fastcgi-spool-max) */
 };
 
 static void on_up(struct loop *l, struct watch *w, uint32_t events);
@@ -998,6 +1000,7 @@ void fcgi_release(struct conn *c)
 	pool_put(&s->bufs, f->ibuf);
 	pool_put(&s->bufs, f->hbuf);
 	s->fcgi->spool_mem -= f->spool_cap;
+	s->fcgi->spool_disk -= f->spool_disk;
 	free(f->spool);
 	if (f->spool_fd >= 0)
 		close(f->spool_fd);
@@ -1149,11 +1152,28 @@ static int spool_to_file(struct fcgi_state *st, struct fcgi_req *f)
 			errno = ENOSPC; /* a short write to a regular file: the disk is full */
 		return -1;
 	}
+	st->spool_disk += f->spool_len;
+	f->spool_disk += f->spool_len;
 	st->spool_mem -= f->spool_cap;
 	free(f->spool);
 	f->spool = NULL;
 	f->spool_cap = 0;
 	return 0;
+}
+
+/* Would out more bytes in f's spool file (with the memory spool moved there
+ * first, when it is not a file yet) take the worker's spool files past
+ * fastcgi-spool-max? Then the request gets 503: other uploads hold the room
+ * now, and a client may try again later. */
+static int spool_disk_full(struct conn *c, struct fcgi_req *f, size_t out)
+{
+	uint64_t max = c->srv->cfg->fastcgi_spool_max;
+	uint64_t add = out + (f->spool_fd < 0 ? f->spool_len : 0);
+	if (!max || c->srv->fcgi->spool_disk + add <= max)
+		return 0;
+	log_warn("FastCGI: request body spool files at fastcgi-spool-max (%llu bytes) for \"%s\"",
+	         (unsigned long long)max, logpath(c->x));
+	return 1;
 }
 
 /* Chunked body -> spool. 1 when complete, 0 to wait, -1 with f->status. */
@@ -1177,8 +1197,12 @@ static int spool_body(struct conn *c, struct fcgi_req *f)
 				return -1;
 			}
 			if (out) {
-				if (f->spool_fd < 0 && spool_mem_room(st, f, out) < 0 &&
-				    spool_to_file(st, f) < 0) {
+				int to_file = f->spool_fd >= 0 || spool_mem_room(st, f, out) < 0;
+				if (to_file && spool_disk_full(c, f, out)) {
+					f->status = 503;
+					return -1;
+				}
+				if (to_file && f->spool_fd < 0 && spool_to_file(st, f) < 0) {
 					log_error("cannot spool a request body: %s", strerror(errno));
 					f->status = 500;
 					return -1;
@@ -1189,6 +1213,8 @@ static int spool_body(struct conn *c, struct fcgi_req *f)
 						f->status = 500;
 						return -1;
 					}
+					st->spool_disk += out;
+					f->spool_disk += out;
 				} else {
 					memcpy(f->spool + f->spool_len, at, out);
 					f->spool_len += out;

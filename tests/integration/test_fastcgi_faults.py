@@ -1252,6 +1252,18 @@ def canned(stdout, protocol_status=0, size=MAX_CONTENT):
     return handler
 
 
+def spool_files(pid):
+    """The unnamed temporary files (request-body spools) process pid holds open."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).endswith("(deleted)"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
 class AuditTest(GatewayCase):
     """Defects found by an audit of the gateway, each with the answer it must give."""
 
@@ -1275,14 +1287,7 @@ class AuditTest(GatewayCase):
                 return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
         def tmp_files():
-            n = 0
-            for fd in os.listdir("/proc/%d/fd" % pid):
-                try:
-                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)).endswith("(deleted)"):
-                        n += 1
-                except OSError:
-                    pass
-            return n
+            return spool_files(pid)
 
         def unread_by_server():
             # rx_queue of hearth's sockets on its port: what it has not read yet
@@ -1321,6 +1326,40 @@ class AuditTest(GatewayCase):
         for c in socks:
             c.close()
         self.assertTrue(wait_until(lambda: tmp_files() == 0, 10), "spool files left open")
+        self.assertAlive(h)
+
+    def test_spool_files_have_a_disk_budget(self):
+        """Chunked uploads past 1 MiB (or past the memory budget) went to
+        temporary files without a bound across requests: connections times
+        max-body-size of disk. Now a worker's spool files together stay
+        under fastcgi-spool-max; an upload that would go past it gets 503,
+        and the room is back once the uploads holding it end."""
+        h = self.start("--fastcgi", "*.fcgi=%s" % self.sock, "--max-body-size", "4m",
+                       "--fastcgi-spool-max", "3m", "--timeout-body", "30")
+        pid = h.proc.pid
+        head = b"POST /echo.fcgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        big = os.urandom(1536 << 10)
+        # A: 1.5 MiB of a 3 MiB chunk (which fits the budget alone), held
+        # open: a spool file of 1.5 MiB
+        a = socket.create_connection(h.address(), timeout=15)
+        self.addCleanup(a.close)
+        a.sendall(head + b"%x\r\n" % (2 * len(big)) + big)
+        self.assertTrue(wait_until(lambda: spool_files(pid) == 1, 10), "no spool file for the first upload")
+        # B: 1.6 MiB more would make 3.1 MiB of spool files: 503
+        over = big + os.urandom(100 << 10)
+        raw, _ = raw_exchange(h.address(), head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(over), over))
+        self.assertEqual(status_of(raw), 503, raw[:300])
+        self.assertIn("fastcgi-spool-max", h.stderr_text())
+        # bodies that fit in memory are not held back by the full disk budget
+        small = os.urandom(100 << 10)
+        raw, _ = raw_exchange(h.address(), head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(small), small))
+        self.assertEchoed(raw, len(small))
+        # A ends: its answer is whole, and its room is free again for C
+        a.sendall(big + b"\r\n0\r\n\r\n")
+        self.assertEchoed(drain(a, 15), 2 * len(big))
+        self.assertTrue(wait_until(lambda: spool_files(pid) == 0, 10), "spool file left open")
+        raw, _ = raw_exchange(h.address(), head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(big), big))
+        self.assertEchoed(raw, len(big))
         self.assertAlive(h)
 
     def test_slow_reader_is_not_an_application_timeout(self):

@@ -492,6 +492,7 @@ static void test_every_directive(void)
 	    "timeout-send 60;\n"
 	    "keepalive-requests 100;\n"
 	    "max-body-size 2m;\n"
+	    "fastcgi-spool-max 512m;\n"
 	    "send-lowat 64k;\n"
 	    "max-request-line 4k;\n"
 	    "max-header-size 32k;\n"
@@ -533,6 +534,7 @@ static void test_every_directive(void)
 	CHECK_EQ_U64(s.timeout_send_ms, 60000);
 	CHECK_EQ_U64(s.keepalive_requests, 100);
 	CHECK_EQ_U64(s.max_body_size, 2u << 20);
+	CHECK_EQ_U64(s.fastcgi_spool_max, 512ull << 20);
 	CHECK_EQ_U64(s.send_lowat, 64u << 10);
 	CHECK_EQ_U64(s.max_request_line, 4096);
 	CHECK_EQ_U64(s.max_head, 32768);
