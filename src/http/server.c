@@ -100,11 +100,8 @@ int server_admit(struct server *s, const struct sockaddr *sa)
 	const struct settings *cfg = s->cfg;
 	if (cfg->max_connections) {
 		uint64_t total = s->nconns;
-		if (s->region) {
-			struct stats_slot t;
-			stats_total(s->region, &t);
-			total = t.active;
-		}
+		if (s->region)
+			total = stats_active(s->region);
 		if (total > cfg->max_connections)
 			return 503;
 	}
@@ -282,9 +279,8 @@ static size_t accept_limit(const struct server *s)
 {
 	if (!s->region || s->peers < 2)
 		return SIZE_MAX;
-	struct stats_slot t;
-	stats_total(s->region, &t);
-	uint64_t others = t.active > s->nconns ? t.active - s->nconns : 0;
+	uint64_t active = stats_active(s->region);
+	uint64_t others = active > s->nconns ? active - s->nconns : 0;
 	uint64_t avg = others / (s->peers - 1);
 	return (size_t)(avg + avg / 8 + 16);
 }

@@ -51,6 +51,9 @@
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 5000u
 #define LISTEN_BACKLOG 4096
+/* counter slots: eight generations of 512 workers at once (a slot is 128
+ * bytes of a shared mapping, touched only once given out) */
+#define STATS_SLOTS 4096u
 
 struct mlistener {
 	struct listen_spec spec;
@@ -530,6 +533,12 @@ static int worker_spawn(struct generation *g, unsigned slot)
 		if (!used)
 			stats_idx = (int)i;
 	}
+	if (stats_idx >= 0)
+		stats_claim(M.stats, (unsigned)stats_idx);
+	else if (M.stats)
+		log_warn("no free counter slot (%u in use by live workers): this worker's requests "
+		         "are not counted, and its connections not seen by max-connections",
+		         M.stats->nslots);
 	log_access_flush();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -1249,7 +1258,7 @@ int master_run(struct settings *cfg, int argc, char **argv)
 	}
 	tqueue_init(M.loop, &M.tq_tick, 100, on_tick);
 	timer_arm(&M.tq_tick, &M.tick);
-	M.stats = stats_create(CTL_MAX_WORKERS);
+	M.stats = stats_create(STATS_SLOTS);
 	if (!M.stats) {
 		status = fail_start("cannot map the shared counters");
 		goto out;

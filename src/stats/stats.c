@@ -40,6 +40,18 @@ static void add_slot(struct stats_slot *to, const struct stats_slot *from, int w
 		to->status[i] += stat_get(&from->status[i]);
 }
 
+void stats_claim(struct stats_region *r, unsigned i)
+{
+	if (i < r->nslots && i >= __atomic_load_n(&r->used, __ATOMIC_RELAXED))
+		__atomic_store_n(&r->used, i + 1, __ATOMIC_RELEASE);
+}
+
+static unsigned used_slots(const struct stats_region *r)
+{
+	unsigned n = __atomic_load_n(&r->used, __ATOMIC_ACQUIRE);
+	return n < r->nslots ? n : r->nslots;
+}
+
 void stats_retire(struct stats_region *r, unsigned i)
 {
 	add_slot(&r->retired, &r->slots[i], 0);
@@ -50,6 +62,14 @@ void stats_total(const struct stats_region *r, struct stats_slot *out)
 {
 	memset(out, 0, sizeof *out);
 	add_slot(out, &r->retired, 0);
-	for (unsigned i = 0; i < r->nslots; i++)
+	for (unsigned i = 0, n = used_slots(r); i < n; i++)
 		add_slot(out, &r->slots[i], 1);
+}
+
+uint64_t stats_active(const struct stats_region *r)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0, n = used_slots(r); i < n; i++)
+		sum += stat_get(&r->slots[i].active);
+	return sum;
 }

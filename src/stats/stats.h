@@ -25,16 +25,24 @@ struct stats_slot {
 struct stats_region {
 	struct stats_slot retired; /* master only: what gone workers counted */
 	unsigned nslots;
+	unsigned used; /* slots [used, nslots) have never been given out: all zero */
 	struct stats_slot slots[];
 };
 
 /* mmap a shared anonymous region of nslots slots; NULL on failure. */
 struct stats_region *stats_create(unsigned nslots);
 void stats_destroy(struct stats_region *r);
+/* Master, before a worker gets slot i: the sums below look that far. */
+void stats_claim(struct stats_region *r, unsigned i);
 /* Master: add slot i to the retired totals and zero it for the next worker. */
 void stats_retire(struct stats_region *r, unsigned i);
-/* Sum of retired and every live slot (active: live slots only). */
+/* Sum of retired and every slot given out (active: live slots only). It
+ * reads only the slots given out so far, so a region sized for many
+ * generations of workers costs nothing while few are used. */
 void stats_total(const struct stats_region *r, struct stats_slot *out);
+/* Connections open now, all workers together: what a worker asks on its
+ * accept path (max-connections, the accept balance), one word per slot. */
+uint64_t stats_active(const struct stats_region *r);
 
 static inline void stat_add(uint64_t *p, uint64_t v)
 {
