@@ -365,6 +365,45 @@ class WorkerCrashTest(unittest.TestCase):
         self.assertIn(other, back)
         self.assertEqual(zombies_of(h.pid), [])
 
+    @unittest.skipUnless(os.environ.get("HEARTH_FAULT_LIB"), "HEARTH_FAULT_LIB not set (run through CTest)")
+    def test_fork_failure_backoff(self):
+        """fork() failing (the pids or process limit reached) when a worker
+        must be replaced: the master logs it and tries again after 100 ms,
+        doubling, instead of retrying in a loop; the other worker serves on;
+        the slot is back once fork works again. fork fails while a flag
+        file exists (tests/fault/fault.c, loaded with LD_PRELOAD)."""
+        tmp = tempfile.mkdtemp(prefix="hearth-fault-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        flag = os.path.join(tmp, "no-fork")
+        env = dict(os.environ, LD_PRELOAD=os.environ["HEARTH_FAULT_LIB"], HEARTH_FAULT_FORK=flag)
+        # an ASan build's runtime would insist on coming first in the library list
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+        self.h = h = start(self.root, "--workers", 2, env=env)
+        victim, other = self.wait_old_workers(2)  # not a quick death: no backoff of its own
+        open(flag, "w").close()
+        os.kill(victim, signal.SIGKILL)
+        fails = h.wait_log(r"fork: (.*)", 5, count=4)
+        self.assertGreaterEqual(len(fails), 4, h.log_text())
+        self.assertIn("Resource temporarily unavailable", fails[0])
+        # 100 + 200 + 400 ms between the first four attempts: no retry storm
+        lines = h.wait_log(r"restarting worker slot (\d+) in (\d+) ms", 2, count=4)
+        delays = [int(d) for _, d in lines]
+        self.assertEqual(delays[:4], [100, 200, 400, 800], h.log_text())
+        self.assertEqual(len({sl for sl, _ in lines}), 1, lines)
+        attempts = len(re.findall(r"fork: ", h.log_text()))
+        self.assertLessEqual(attempts, len(lines) + 1, "fork retried without a delay\n" + h.log_text())
+        # the other worker serves on meanwhile
+        self.assertTrue(h.alive())
+        self.assertEqual(h.workers(), [other])
+        self.assertEqual(get(h.address()), (200, BODY))
+        # fork works again: the slot is back within its next delay (1.6 s at most here)
+        os.unlink(flag)
+        back = h.wait_workers(2, 5)
+        self.assertEqual(len(back), 2, "slot not restarted once fork works\n" + h.log_text())
+        self.assertIn(other, back)
+        self.assertEqual(get(h.address()), (200, BODY))
+        self.assertEqual(zombies_of(h.pid), [])
+
 
 if __name__ == "__main__":
     unittest.main()
