@@ -993,7 +993,7 @@ void fcgi_release(struct conn *c)
 		if (f->ended && !f->pend_len)
 			upstream_release(c, f);
 		else
-			upstream_close(f, f->state == F_STREAM);
+			upstream_close(f, f->state == F_STREAM && !f->ended);
 	}
 	timer_disarm(&f->timer);
 	pool_put(&s->bufs, f->ubuf);
@@ -1688,7 +1688,8 @@ static int fail_now(struct conn *c, struct fcgi_req *f)
 {
 	struct xfer *x = c->x;
 	int status = f->status > 0 ? f->status : 502;
-	upstream_close(f, f->state == F_STREAM);
+	/* after END_REQUEST the request is over for the application: no ABORT */
+	upstream_close(f, f->state == F_STREAM && !f->ended);
 	if (f->head_sent) {
 		/* too late for a status: what arrived goes out, then the connection
 		 * closes, which tells the client the response was cut short */

@@ -1349,7 +1349,7 @@ class AuditTest(GatewayCase):
         over = big + os.urandom(100 << 10)
         raw, _ = raw_exchange(h.address(), head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(over), over))
         self.assertEqual(status_of(raw), 503, raw[:300])
-        self.assertIn("fastcgi-spool-max", h.stderr_text())
+        self.assertTrue(wait_until(lambda: "fastcgi-spool-max" in h.stderr_text(), 5), h.stderr_text())
         # bodies that fit in memory are not held back by the full disk budget
         small = os.urandom(100 << 10)
         raw, _ = raw_exchange(h.address(), head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(small), small))
@@ -1564,6 +1564,23 @@ class AuditTest(GatewayCase):
                 body, complete = dechunk(raw.split(b"\r\n\r\n", 1)[1])
                 self.assertEqual((body, complete), (b"partial body\n", False))
                 self.assertTrue(wait_until(lambda: "cutting the connection" in h.stderr_text(), 3), h.stderr_text())
+
+    def test_no_abort_after_end_request(self):
+        """A request the application ended with END_REQUEST is over for it: a
+        failure found afterwards (its protocol status, with or without output)
+        closes the connection without sending ABORT_REQUEST for a request id
+        the application may already have reused."""
+        for status, stdout in ((2, b""), (1, b""), (3, b"Content-Type: text/plain\r\n\r\npartial\n")):
+            with self.subTest(protocol_status=status, output=bool(stdout)):
+                def handler(app, no, s, status=status, stdout=stdout):
+                    app.log.append(read_request(s))
+                    s.sendall(answer(stdout, status))
+                    app.log.append(drain(s, 5))  # what hearth sends after END_REQUEST
+                app, h = self.scripted(handler)
+                raw, how = raw_exchange(h.address(), b"GET /echo.fcgi HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+                self.assertNotEqual(how, "timeout", raw[:300])
+                self.assertTrue(wait_until(lambda: len(app.log) == 2, 6), app.log)
+                self.assertEqual(app.log[1], b"", "records after END_REQUEST")
 
     def test_unix_backlog_full_fails_at_once(self):
         """connect() to a Unix socket whose backlog is full says EAGAIN: no
