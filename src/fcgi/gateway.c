@@ -1163,17 +1163,19 @@ static int spool_to_file(struct fcgi_state *st, struct fcgi_req *f)
 
 /* Would out more bytes in f's spool file (with the memory spool moved there
  * first, when it is not a file yet) take the worker's spool files past
- * fastcgi-spool-max? Then the request gets 503: other uploads hold the room
- * now, and a client may try again later. */
+ * fastcgi-spool-max? 0 when not; else the status: 503 when other uploads hold
+ * the room now (a client may try again later), 413 when this body alone
+ * cannot fit. */
 static int spool_disk_full(struct conn *c, struct fcgi_req *f, size_t out)
 {
 	uint64_t max = c->srv->cfg->fastcgi_spool_max;
 	uint64_t add = out + (f->spool_fd < 0 ? f->spool_len : 0);
 	if (!max || c->srv->fcgi->spool_disk + add <= max)
 		return 0;
-	log_warn("FastCGI: request body spool files at fastcgi-spool-max (%llu bytes) for \"%s\"",
-	         (unsigned long long)max, logpath(c->x));
-	return 1;
+	int alone = f->spool_disk + add > max;
+	log_warn("FastCGI: request body spool files at fastcgi-spool-max (%llu bytes)%s for \"%s\"",
+	         (unsigned long long)max, alone ? ", which this body alone exceeds," : "", logpath(c->x));
+	return alone ? 413 : 503;
 }
 
 /* Chunked body -> spool. 1 when complete, 0 to wait, -1 with f->status. */
@@ -1198,8 +1200,9 @@ static int spool_body(struct conn *c, struct fcgi_req *f)
 			}
 			if (out) {
 				int to_file = f->spool_fd >= 0 || spool_mem_room(st, f, out) < 0;
-				if (to_file && spool_disk_full(c, f, out)) {
-					f->status = 503;
+				int full = to_file ? spool_disk_full(c, f, out) : 0;
+				if (full) {
+					f->status = full;
 					return -1;
 				}
 				if (to_file && f->spool_fd < 0 && spool_to_file(st, f) < 0) {

@@ -1332,8 +1332,9 @@ class AuditTest(GatewayCase):
         """Chunked uploads past 1 MiB (or past the memory budget) went to
         temporary files without a bound across requests: connections times
         max-body-size of disk. Now a worker's spool files together stay
-        under fastcgi-spool-max; an upload that would go past it gets 503,
-        and the room is back once the uploads holding it end."""
+        under fastcgi-spool-max; an upload that would go past it gets 503
+        (413 when it alone is larger), and the room is back once the uploads
+        holding it end."""
         h = self.start("--fastcgi", "*.fcgi=%s" % self.sock, "--max-body-size", "4m",
                        "--fastcgi-spool-max", "3m", "--timeout-body", "30")
         pid = h.proc.pid
@@ -1360,6 +1361,12 @@ class AuditTest(GatewayCase):
         self.assertTrue(wait_until(lambda: spool_files(pid) == 0, 10), "spool file left open")
         raw, _ = raw_exchange(h.address(), head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(big), big))
         self.assertEchoed(raw, len(big))
+        # a body that alone is larger than the budget (but within max-body-size)
+        # will never fit: 413, not "try again later"
+        huge = big + big + big[:256 << 10]
+        raw, _ = raw_exchange(h.address(), head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(huge), huge))
+        self.assertEqual(status_of(raw), 413, raw[:300])
+        self.assertEqual(spool_files(pid), 0)
         self.assertAlive(h)
 
     def test_slow_reader_is_not_an_application_timeout(self):
