@@ -1140,20 +1140,27 @@ static int spool_mem_room(struct fcgi_state *st, struct fcgi_req *f, size_t out)
 	return 0;
 }
 
-/* Move f's memory spool to an unnamed temporary file. 0, or -1 (errno). */
-static int spool_to_file(struct fcgi_state *st, struct fcgi_req *f)
+/* Append n bytes to f's spool file, counted against fastcgi-spool-max.
+ * 0, or -1 (errno). */
+static int spool_write(struct fcgi_state *st, struct fcgi_req *f, const char *p, size_t n)
 {
-	f->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (f->spool_fd < 0)
-		return -1;
-	ssize_t w = f->spool_len ? write(f->spool_fd, f->spool, f->spool_len) : 0;
-	if (w != (ssize_t)f->spool_len) {
+	ssize_t w = n ? write(f->spool_fd, p, n) : 0;
+	if (w != (ssize_t)n) {
 		if (w >= 0)
 			errno = ENOSPC; /* a short write to a regular file: the disk is full */
 		return -1;
 	}
-	st->spool_disk += f->spool_len;
-	f->spool_disk += f->spool_len;
+	st->spool_disk += n;
+	f->spool_disk += n;
+	return 0;
+}
+
+/* Move f's memory spool to an unnamed temporary file. 0, or -1 (errno). */
+static int spool_to_file(struct fcgi_state *st, struct fcgi_req *f)
+{
+	f->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (f->spool_fd < 0 || spool_write(st, f, f->spool, f->spool_len) < 0)
+		return -1;
 	st->spool_mem -= f->spool_cap;
 	free(f->spool);
 	f->spool = NULL;
@@ -1211,13 +1218,11 @@ static int spool_body(struct conn *c, struct fcgi_req *f)
 					return -1;
 				}
 				if (f->spool_fd >= 0) {
-					if (write(f->spool_fd, at, out) != (ssize_t)out) {
+					if (spool_write(st, f, at, out) < 0) {
 						log_error("cannot spool a request body: %s", strerror(errno));
 						f->status = 500;
 						return -1;
 					}
-					st->spool_disk += out;
-					f->spool_disk += out;
 				} else {
 					memcpy(f->spool + f->spool_len, at, out);
 					f->spool_len += out;
